@@ -1,0 +1,418 @@
+package changebank_test
+
+// This test keeps quickstart.md honest. The tutorial is written as a sequence of code blocks that
+// name the file they belong to, in the fence's info string:
+//
+//	```go stub=main.go          the whole file, exactly as it is in stub-application/
+//	```go file=auth.go          create (or replace) this file of the reader's application
+//	```diff file=routes.go      edit this file: ' ' context, '-' removed, '+' added lines;
+//	                            a line starting with @@ starts a new hunk
+//
+// Every such block must be introduced by a line that names its file in backticks, so a reader
+// always knows where the code goes. Starting from stub-application/ and applying the file= and
+// diff blocks in order must give complete-application/ exactly. Test files (*_test.go) are not
+// part of the tutorial's steps; the tutorial says so in its own words.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tutorialBlock is one fenced code block of the tutorial that names a file.
+type tutorialBlock struct {
+	kind    string // "stub", "file" or "diff"
+	file    string // path inside the application folder, slash-separated
+	content string
+	line    int // line of the opening fence in quickstart.md, for error messages
+}
+
+func TestQuickstartMatchesCode(t *testing.T) {
+	md, stub, complete := loadTutorialInputs(t)
+	for _, problem := range checkTutorial(md, stub, complete) {
+		t.Error(problem)
+	}
+}
+
+// The check above is only worth something if it notices a one-character difference on either
+// side. These cases make such a change in memory and expect at least one problem.
+func TestQuickstartCheckCatchesMismatch(t *testing.T) {
+	md, stub, complete := loadTutorialInputs(t)
+	require.Empty(t, checkTutorial(md, stub, complete), "the unmodified tutorial must pass first")
+
+	blocks, err := parseTutorial(md)
+	require.NoError(t, err)
+	firstOf := func(kind string) tutorialBlock {
+		for _, b := range blocks {
+			if b.kind == kind && len(strings.TrimSpace(b.content)) > 0 {
+				return b
+			}
+		}
+		t.Fatalf("quickstart.md has no %s= block", kind)
+		return tutorialBlock{}
+	}
+
+	tests := []struct {
+		name   string
+		mutate func(md []byte, stub, complete map[string][]byte) []byte
+	}{
+		{"one character changed in a file= block", func(md []byte, _, _ map[string][]byte) []byte {
+			return mutateBlock(t, md, firstOf("file"))
+		}},
+		{"one character changed in a diff block", func(md []byte, _, _ map[string][]byte) []byte {
+			return mutateBlock(t, md, firstOf("diff"))
+		}},
+		{"one character changed in a stub= block", func(md []byte, _, _ map[string][]byte) []byte {
+			return mutateBlock(t, md, firstOf("stub"))
+		}},
+		{"one character changed in a complete-application file", func(md []byte, _, complete map[string][]byte) []byte {
+			complete[firstOf("file").file] = flipOneCharacter(complete[firstOf("file").file])
+			return md
+		}},
+		{"one character changed in a stub-application file", func(md []byte, stub, _ map[string][]byte) []byte {
+			stub[firstOf("stub").file] = flipOneCharacter(stub[firstOf("stub").file])
+			return md
+		}},
+		{"a complete-application file the tutorial never mentions", func(md []byte, _, complete map[string][]byte) []byte {
+			complete["unexplained.go"] = []byte("package main\n")
+			return md
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stubCopy, completeCopy := cloneFiles(stub), cloneFiles(complete)
+			mutated := tt.mutate(bytes.Clone(md), stubCopy, completeCopy)
+			assert.NotEmpty(t, checkTutorial(mutated, stubCopy, completeCopy),
+				"checkTutorial found no problem after: %s", tt.name)
+		})
+	}
+}
+
+func TestApplyDiff(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  string
+		diff    string
+		want    string
+		wantErr string
+	}{
+		{
+			name:   "adds lines after context",
+			before: "a\nb\nc\n",
+			diff:   " a\n+x\n b\n",
+			want:   "a\nx\nb\nc\n",
+		},
+		{
+			name:   "removes and replaces",
+			before: "a\nb\nc\n",
+			diff:   " a\n-b\n+y\n c\n",
+			want:   "a\ny\nc\n",
+		},
+		{
+			name:   "two hunks",
+			before: "a\nb\nc\nd\n",
+			diff:   "@@\n a\n+1\n@@ later\n d\n+2\n",
+			want:   "a\n1\nb\nc\nd\n2\n",
+		},
+		{
+			name:    "context that is not in the file",
+			before:  "a\nb\n",
+			diff:    " z\n+x\n",
+			wantErr: "not found",
+		},
+		{
+			name:    "context that is in the file twice",
+			before:  "a\nb\na\n",
+			diff:    " a\n+x\n",
+			wantErr: "2 places",
+		},
+		{
+			name:    "a line without a marker",
+			before:  "a\n",
+			diff:    "a\n",
+			wantErr: "starts with",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := applyDiff(tt.before, tt.diff)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// checkTutorial returns every way in which the tutorial and the two applications disagree.
+func checkTutorial(md []byte, stub, complete map[string][]byte) []string {
+	blocks, err := parseTutorial(md)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	reader := cloneFiles(stub) // the reader's application as it grows, step by step
+	for _, b := range blocks {
+		where := fmt.Sprintf("quickstart.md:%d (%s=%s)", b.line, b.kind, b.file)
+		switch b.kind {
+		case "stub":
+			if got, ok := stub[b.file]; !ok {
+				problems = append(problems, fmt.Sprintf("%s: stub-application/%s does not exist", where, b.file))
+			} else if string(got) != b.content {
+				problems = append(problems, fmt.Sprintf("%s: differs from stub-application/%s:\n%s", where, b.file, firstDifference(b.content, string(got))))
+			}
+		case "file":
+			reader[b.file] = []byte(b.content)
+		case "diff":
+			before, ok := reader[b.file]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s: edits %s, which the reader does not have at this step", where, b.file))
+				continue
+			}
+			after, err := applyDiff(string(before), b.content)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", where, err))
+				continue
+			}
+			reader[b.file] = []byte(after)
+		}
+	}
+	for _, name := range sortedUnion(reader, complete) {
+		got, inReader := reader[name]
+		want, inComplete := complete[name]
+		switch {
+		case !inComplete:
+			problems = append(problems, fmt.Sprintf("after the tutorial the reader has %s, which complete-application/ does not", name))
+		case !inReader:
+			problems = append(problems, fmt.Sprintf("complete-application/%s is never created by the tutorial", name))
+		case !bytes.Equal(got, want):
+			problems = append(problems, fmt.Sprintf("after the tutorial, %s differs from complete-application/%s:\n%s", name, name, firstDifference(string(got), string(want))))
+		}
+	}
+	return problems
+}
+
+// parseTutorial finds the fenced blocks whose info string names a file.
+func parseTutorial(md []byte) ([]tutorialBlock, error) {
+	var (
+		blocks   []tutorialBlock
+		current  *tutorialBlock
+		body     strings.Builder
+		previous string // the last non-blank line before a fence
+	)
+	scanner := bufio.NewScanner(bytes.NewReader(md))
+	scanner.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for n := 1; scanner.Scan(); n++ {
+		line := scanner.Text()
+		fence := strings.HasPrefix(line, "```")
+		switch {
+		case current == nil && fence:
+			info := strings.Fields(strings.TrimPrefix(line, "```"))
+			b, named, err := blockFromInfo(info, n)
+			if err != nil {
+				return nil, err
+			}
+			if named && !strings.Contains(previous, "`"+b.file+"`") {
+				return nil, fmt.Errorf("quickstart.md:%d: the line before a %s= block must name `%s`", n, b.kind, b.file)
+			}
+			current = &b
+			body.Reset()
+		case current != nil && line == "```":
+			if current.kind != "" {
+				current.content = body.String()
+				blocks = append(blocks, *current)
+			}
+			current = nil
+			previous = ""
+		case current != nil:
+			body.WriteString(line)
+			body.WriteByte('\n')
+		case strings.TrimSpace(line) != "":
+			previous = line
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		return nil, err
+	}
+	if current != nil {
+		return nil, fmt.Errorf("quickstart.md:%d: code block never closed", current.line)
+	}
+	return blocks, nil
+}
+
+// blockFromInfo reads a fence's info string, e.g. ["go", "file=auth.go"]. named reports whether
+// the block names a file; blocks that do not (shell commands, output) are not checked.
+func blockFromInfo(info []string, line int) (b tutorialBlock, named bool, err error) {
+	b.line = line
+	for _, field := range info[min(1, len(info)):] {
+		kind, file, ok := strings.Cut(field, "=")
+		if !ok || (kind != "stub" && kind != "file") {
+			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub= or file=)", line, field)
+		}
+		if path.Clean(file) != file || strings.HasPrefix(file, "..") || path.IsAbs(file) {
+			return b, false, fmt.Errorf("quickstart.md:%d: %q is not a clean relative path", line, file)
+		}
+		b.kind, b.file = kind, file
+		if kind == "file" && len(info) > 0 && info[0] == "diff" {
+			b.kind = "diff"
+		}
+	}
+	return b, b.kind != "", nil
+}
+
+// applyDiff applies the hunks of a tutorial diff block to content. Each hunk's context and
+// removed lines must appear in the file exactly once, so an edit can never land in the wrong place.
+func applyDiff(content, diff string) (string, error) {
+	var hunks [][2][]string // old lines, new lines
+	hunk := -1
+	for i, line := range strings.Split(strings.TrimSuffix(diff, "\n"), "\n") {
+		if strings.HasPrefix(line, "@@") {
+			hunk = -1
+			continue
+		}
+		if hunk < 0 {
+			hunks = append(hunks, [2][]string{})
+			hunk = len(hunks) - 1
+		}
+		if line == "" { // an empty context line, as editors strip the trailing space
+			line = " "
+		}
+		text := line[1:]
+		switch line[0] {
+		case ' ':
+			hunks[hunk][0] = append(hunks[hunk][0], text)
+			hunks[hunk][1] = append(hunks[hunk][1], text)
+		case '-':
+			hunks[hunk][0] = append(hunks[hunk][0], text)
+		case '+':
+			hunks[hunk][1] = append(hunks[hunk][1], text)
+		default:
+			return "", fmt.Errorf("diff line %d starts with %q; every line starts with ' ', '+', '-' or @@", i+1, line[0])
+		}
+	}
+	for i, h := range hunks {
+		oldText := strings.Join(h[0], "\n") + "\n"
+		newText := strings.Join(h[1], "\n") + "\n"
+		// Match whole lines only: compare with a newline in front of both.
+		padded := "\n" + content
+		switch count := strings.Count(padded, "\n"+oldText); count {
+		case 0:
+			return "", fmt.Errorf("hunk %d: its context and removed lines were not found in the file:\n%s", i+1, oldText)
+		case 1:
+			content = strings.Replace(padded, "\n"+oldText, "\n"+newText, 1)[1:]
+		default:
+			return "", fmt.Errorf("hunk %d: its context matches %d places; add context lines until it matches one:\n%s", i+1, count, oldText)
+		}
+	}
+	return content, nil
+}
+
+// loadTutorialInputs reads quickstart.md and the non-test files of both applications.
+func loadTutorialInputs(t *testing.T) (md []byte, stub, complete map[string][]byte) {
+	t.Helper()
+	md, err := os.ReadFile("quickstart.md")
+	require.NoError(t, err)
+	stub, err = readApplication("stub-application")
+	require.NoError(t, err)
+	complete, err = readApplication("complete-application")
+	require.NoError(t, err)
+	return md, stub, complete
+}
+
+func readApplication(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := fs.WalkDir(os.DirFS(dir), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "testdata" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(name, "_test.go") {
+			return nil
+		}
+		content, err := os.ReadFile(path.Join(dir, name))
+		files[name] = content
+		return err
+	})
+	if len(files) == 0 && err == nil {
+		err = errors.New(dir + " has no files")
+	}
+	return files, err
+}
+
+// mutateBlock changes one character inside block b of md.
+func mutateBlock(t *testing.T, md []byte, b tutorialBlock) []byte {
+	t.Helper()
+	start := bytes.Index(md, []byte(b.content))
+	require.GreaterOrEqual(t, start, 0, "block content not found in quickstart.md")
+	middle := start + len(b.content)/2
+	for md[middle] == '\n' || md[middle] == ' ' {
+		middle++
+	}
+	md[middle] ^= 0x01
+	return md
+}
+
+func flipOneCharacter(content []byte) []byte {
+	changed := bytes.Clone(content)
+	changed[len(changed)/2] ^= 0x01
+	return changed
+}
+
+func cloneFiles(files map[string][]byte) map[string][]byte {
+	clone := make(map[string][]byte, len(files))
+	for name, content := range files {
+		clone[name] = bytes.Clone(content)
+	}
+	return clone
+}
+
+func sortedUnion(a, b map[string][]byte) []string {
+	seen := map[string]bool{}
+	for name := range a {
+		seen[name] = true
+	}
+	for name := range b {
+		seen[name] = true
+	}
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// firstDifference shows the first line where got and want part, with its line number.
+func firstDifference(got, want string) string {
+	gotLines, wantLines := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < max(len(gotLines), len(wantLines)); i++ {
+		var g, w string
+		if i < len(gotLines) {
+			g = gotLines[i]
+		}
+		if i < len(wantLines) {
+			w = wantLines[i]
+		}
+		if g != w {
+			return fmt.Sprintf("  line %d\n  tutorial: %q\n  code:     %q", i+1, g, w)
+		}
+	}
+	return "  (they differ only in the final newline)"
+}
