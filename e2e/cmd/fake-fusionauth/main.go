@@ -1,0 +1,60 @@
+// Command fake-fusionauth serves the project's FusionAuth stand-in, configured by
+// the kickstart file, so the tutorial can be followed without Docker:
+//
+//	go run ./e2e/cmd/fake-fusionauth
+//
+// It reads the kickstart from FUSIONAUTH_APP_KICKSTART_FILE (default
+// kickstart/kickstart.json, relative to the working directory), listens on :9011
+// (change it with -addr), logs "KickstartRunner - Summary" once it is ready, and
+// stops on SIGINT or SIGTERM. It is a test double: see e2e/fusionauthtest for
+// what it covers and what only a real FusionAuth proves.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"changebank/e2e/fusionauthtest"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fake-fusionauth:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	flags := flag.NewFlagSet("fake-fusionauth", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	addr := flags.String("addr", ":9011", "address to listen on")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+
+	kickstart := getenv("FUSIONAUTH_APP_KICKSTART_FILE")
+	if kickstart == "" {
+		kickstart = "kickstart/kickstart.json"
+	}
+	server, err := fusionauthtest.Start(*addr, fusionauthtest.Options{
+		KickstartPath: kickstart,
+		Getenv:        getenv,
+		Log:           stdout,
+	})
+	if err != nil {
+		return err
+	}
+	defer server.Close()
+
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "shutting down")
+	return nil
+}

@@ -1,0 +1,402 @@
+package fusionauthtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+)
+
+// The admin API: the part of FusionAuth's REST API the kickstart uses, plus the
+// GETs tests find handy. Requests carry an API key in the Authorization header
+// (no "Bearer"), and the kickstart runner replays its requests through these
+// same handlers, so a request the stand-in does not serve fails loudly.
+
+func (s *Server) requireAPIKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		for _, key := range s.apiKeys {
+			if subtle.ConstantTimeCompare(got, []byte(key)) == 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+}
+
+// fieldError answers FusionAuth's validation error shape.
+func fieldError(w http.ResponseWriter, field, code, message string) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{
+		"fieldErrors": map[string]any{
+			field: []map[string]string{{"code": code, "message": message}},
+		},
+	})
+}
+
+func decodeBody(r *http.Request, v any) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, v)
+}
+
+func (s *Server) handleKeyGenerate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Key struct {
+				Algorithm string `json:"algorithm"`
+				Name      string `json:"name"`
+				Length    int    `json:"length"`
+			} `json:"key"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			fieldError(w, "key", "[invalidJSON]", err.Error())
+			return
+		}
+		id := r.PathValue("id")
+		key := &signingKey{id: id, algorithm: body.Key.Algorithm, name: body.Key.Name}
+		switch body.Key.Algorithm {
+		case "RS256", "RS384", "RS512":
+			bits := body.Key.Length
+			if bits == 0 {
+				bits = 2048
+			}
+			priv, err := rsa.GenerateKey(rand.Reader, bits)
+			if err != nil {
+				fieldError(w, "key.length", "[invalid]key.length", err.Error())
+				return
+			}
+			key.rsa = priv
+		case "HS256", "HS384", "HS512":
+			key.secret = make([]byte, 64)
+			_, _ = rand.Read(key.secret) // crypto/rand.Read never fails
+		default:
+			fieldError(w, "key.algorithm", "[invalid]key.algorithm",
+				fmt.Sprintf("the stand-in generates RS256/384/512 and HS256/384/512 keys, not %q", body.Key.Algorithm))
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, exists := s.keys[id]; exists {
+			fieldError(w, "key.id", "[duplicate]key.id", "A key with Id ["+id+"] already exists.")
+			return
+		}
+		s.keys[id] = key
+		writeJSON(w, http.StatusOK, map[string]any{"key": map[string]any{
+			"id": id, "algorithm": key.algorithm, "name": key.name, "length": body.Key.Length,
+		}})
+	})
+}
+
+func (s *Server) handleTenantGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.PathValue("id") != s.tenant.id {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tenant": s.tenant.doc})
+	})
+}
+
+func (s *Server) handleTenantPatch() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Tenant map[string]any `json:"tenant"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			fieldError(w, "tenant", "[invalidJSON]", err.Error())
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.PathValue("id") != s.tenant.id {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		delete(body.Tenant, "id")
+		mergePatch(s.tenant.doc, body.Tenant)
+		if err := s.tenant.refresh(); err != nil {
+			fieldError(w, "tenant", "[invalid]tenant", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tenant": s.tenant.doc})
+	})
+}
+
+func (s *Server) handleApplicationGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		app, ok := s.apps[r.PathValue("id")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"application": app.doc})
+	})
+}
+
+func (s *Server) handleApplicationCreate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Application map[string]any `json:"application"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			fieldError(w, "application", "[invalidJSON]", err.Error())
+			return
+		}
+		if body.Application == nil {
+			fieldError(w, "application", "[blank]application", "You must specify the [application] property.")
+			return
+		}
+		id := r.PathValue("id")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if tenantID := r.Header.Get("X-FusionAuth-TenantId"); tenantID != "" && tenantID != s.tenant.id {
+			fieldError(w, "tenantId", "[invalid]tenantId", "The tenant ["+tenantID+"] does not exist.")
+			return
+		}
+		if _, exists := s.apps[id]; exists {
+			fieldError(w, "application.id", "[duplicate]application.id", "An application with Id ["+id+"] already exists.")
+			return
+		}
+		body.Application["id"] = id
+		body.Application["tenantId"] = s.tenant.id
+		oauth, _ := body.Application["oauthConfiguration"].(map[string]any)
+		if oauth == nil {
+			oauth = map[string]any{}
+			body.Application["oauthConfiguration"] = oauth
+		}
+		if secret, _ := oauth["clientSecret"].(string); secret == "" {
+			oauth["clientSecret"] = newSecret()
+		}
+		oauth["clientId"] = id
+		app := &application{id: id, tenantID: s.tenant.id, doc: body.Application}
+		if err := app.refresh(); err != nil {
+			fieldError(w, "application", "[invalid]application", err.Error())
+			return
+		}
+		if app.jwt.Enabled {
+			for _, keyID := range []string{app.jwt.AccessTokenKeyID, app.jwt.IDTokenKeyID} {
+				if _, ok := s.keys[keyID]; keyID != "" && !ok {
+					fieldError(w, "application.jwtConfiguration", "[invalid]keyId", "The key ["+keyID+"] does not exist.")
+					return
+				}
+			}
+			if app.jwt.AccessTokenKeyID == "" || app.jwt.IDTokenKeyID == "" {
+				fieldError(w, "application.jwtConfiguration", "[blank]keyId",
+					"the stand-in needs accessTokenKeyId and idTokenKeyId when jwtConfiguration is enabled")
+				return
+			}
+		}
+		s.apps[id] = app
+		s.appOrder = append(s.appOrder, id)
+		writeJSON(w, http.StatusOK, map[string]any{"application": app.doc})
+	})
+}
+
+func (s *Server) handleApplicationPatch() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Application map[string]any `json:"application"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			fieldError(w, "application", "[invalidJSON]", err.Error())
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		app, ok := s.apps[r.PathValue("id")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		delete(body.Application, "id")
+		delete(body.Application, "tenantId")
+		mergePatch(app.doc, body.Application)
+		if err := app.refresh(); err != nil {
+			fieldError(w, "application", "[invalid]application", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"application": app.doc})
+	})
+}
+
+func (s *Server) handleRegistrationCreate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			User *struct {
+				Email     string `json:"email"`
+				Password  string `json:"password"`
+				FirstName string `json:"firstName"`
+				LastName  string `json:"lastName"`
+				BirthDate string `json:"birthDate"`
+				Verified  *bool  `json:"verified"`
+			} `json:"user"`
+			Registration struct {
+				ApplicationID string   `json:"applicationId"`
+				Roles         []string `json:"roles"`
+			} `json:"registration"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			fieldError(w, "registration", "[invalidJSON]", err.Error())
+			return
+		}
+		userID := r.PathValue("userId")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.apps[body.Registration.ApplicationID]; !ok {
+			fieldError(w, "registration.applicationId", "[invalid]registration.applicationId",
+				"No Application with Id ["+body.Registration.ApplicationID+"] exists.")
+			return
+		}
+		u, exists := s.users[userID]
+		switch {
+		case !exists && body.User == nil:
+			fieldError(w, "user", "[blank]user", "You must specify the [user] property.")
+			return
+		case !exists:
+			if body.User.Email == "" || body.User.Password == "" {
+				fieldError(w, "user.email", "[blank]user.email", "the stand-in needs user.email and user.password")
+				return
+			}
+			for _, other := range s.users {
+				if strings.EqualFold(other.email, body.User.Email) {
+					fieldError(w, "user.email", "[duplicate]user.email", "A User with email ["+body.User.Email+"] already exists.")
+					return
+				}
+			}
+			u = &user{
+				id:            userID,
+				email:         body.User.Email,
+				password:      body.User.Password,
+				firstName:     body.User.FirstName,
+				lastName:      body.User.LastName,
+				birthDate:     body.User.BirthDate,
+				emailVerified: body.User.Verified == nil || *body.User.Verified,
+				registrations: map[string][]string{},
+			}
+			s.users[userID] = u
+		}
+		if _, registered := u.registrations[body.Registration.ApplicationID]; registered {
+			fieldError(w, "registration.applicationId", "[duplicate]registration.applicationId",
+				"The User is already registered to the Application.")
+			return
+		}
+		roles := body.Registration.Roles
+		if roles == nil {
+			roles = []string{}
+		}
+		u.registrations[body.Registration.ApplicationID] = roles
+		writeJSON(w, http.StatusOK, map[string]any{
+			"user":         map[string]any{"id": u.id, "email": u.email},
+			"registration": map[string]any{"applicationId": body.Registration.ApplicationID, "roles": roles},
+		})
+	})
+}
+
+// handleRefreshTokenRevoke serves DELETE /api/jwt/refresh?token=… (or ?userId=…,
+// optionally with &applicationId=…).
+func (s *Server) handleRefreshTokenRevoke() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		token, userID, appID := q.Get("token"), q.Get("userId"), q.Get("applicationId")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch {
+		case token != "":
+			delete(s.refreshes, token)
+		case userID != "" || appID != "":
+			for value, rt := range s.refreshes {
+				if (userID == "" || rt.userID == userID) && (appID == "" || rt.clientID == appID) {
+					delete(s.refreshes, value)
+				}
+			}
+		default:
+			fieldError(w, "token", "[blank]token", "You must specify a token, userId or applicationId.")
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// runKickstart replays the kickstart's requests through the admin API handlers,
+// with its first API key, and stops at the first one that fails.
+func (s *Server) runKickstart(path string, ks *Kickstart) error {
+	const logger = "io.fusionauth.api.service.system.kickstart.KickstartRunner"
+	start := time.Now()
+	fmt.Fprintf(s.opts.Log, "%s INFO  %s - Kickstart file [%s] found, running [%d] requests\n",
+		s.logTime(), logger, path, len(ks.Requests))
+	for i, req := range ks.Requests {
+		body := []byte(req.Body)
+		if len(body) == 0 {
+			body = []byte("{}")
+		}
+		method := strings.ToUpper(req.Method)
+		r := httptest.NewRequest(method, req.Path(), bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", s.apiKeys[0])
+		if req.TenantID != "" {
+			r.Header.Set("X-FusionAuth-TenantId", req.TenantID)
+		}
+		w := httptest.NewRecorder()
+		if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+			s.routes.ServeHTTP(w, r)
+		} else {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+		if w.Code < 200 || w.Code > 299 {
+			fmt.Fprintf(s.opts.Log, "%s ERROR %s - Failed to execute request to [%s][%s] Status [%d]\n%s\n",
+				s.logTime(), logger, method, req.Path(), w.Code, w.Body.String())
+			return &KickstartError{Index: i, Method: method, URL: req.Path(), Status: w.Code, Body: w.Body.String()}
+		}
+	}
+	fmt.Fprintf(s.opts.Log, "%s INFO  %s - Summary: Applied [%d] API keys and [%d] requests in [%d] ms\n",
+		s.logTime(), logger, len(ks.APIKeys), len(ks.Requests), time.Since(start).Milliseconds())
+	return nil
+}
+
+// KickstartError reports the kickstart request the stand-in could not apply: a
+// request it does not support (404 or 405) or one FusionAuth would refuse too.
+type KickstartError struct {
+	Index  int // position in "requests", from 0
+	Method string
+	URL    string
+	Status int
+	Body   string
+}
+
+func (e *KickstartError) Error() string {
+	msg := fmt.Sprintf("kickstart request %d: Failed to execute request to [%s][%s] Status [%d]", e.Index, e.Method, e.URL, e.Status)
+	if e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed {
+		msg += " (the stand-in does not support this request)"
+	}
+	if e.Body != "" {
+		msg += ": " + strings.TrimSpace(e.Body)
+	}
+	return msg
+}
+
+// IsUnsupported reports whether err is a kickstart request the stand-in does not serve.
+func IsUnsupported(err error) bool {
+	var ke *KickstartError
+	return errors.As(err, &ke) && (ke.Status == http.StatusNotFound || ke.Status == http.StatusMethodNotAllowed)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client has gone if this fails
+}

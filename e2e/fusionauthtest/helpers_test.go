@@ -1,0 +1,310 @@
+package fusionauthtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"changebank/e2e/fusionauthtest"
+)
+
+// projectKickstart is the kickstart the project ships, from this package's folder.
+const projectKickstart = "../../kickstart/kickstart.json"
+
+// target is the FusionAuth a contract test talks to: the stand-in, or a real
+// FusionAuth when FUSIONAUTH_URL is set (for example http://localhost:9011 after
+// `docker compose up`). Everything else comes from the project's kickstart.
+type target struct {
+	URL    string
+	APIKey string
+
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string // the app's callback, an authorized redirect URL
+	LogoutURL    string // the app's logout URL, also an authorized redirect URL
+
+	User         string // registered to the application
+	Password     string
+	Unregistered string // registered to the FusionAuth admin application only
+
+	// Stub is the stand-in, nil against a real FusionAuth.
+	Stub *fusionauthtest.Server
+}
+
+func newTarget(t *testing.T) target {
+	t.Helper()
+	ks, err := fusionauthtest.LoadKickstart(projectKickstart, nil)
+	require.NoError(t, err, "load the project's kickstart")
+	vars := ks.Variables
+	tg := target{
+		ClientID:     vars["applicationId"],
+		ClientSecret: vars["clientSecret"],
+		RedirectURL:  vars["appURL"] + "/callback",
+		LogoutURL:    vars["appURL"] + "/logout",
+		User:         vars["userEmail"],
+		Password:     vars["userPassword"],
+		Unregistered: vars["adminEmail"],
+		APIKey:       ks.APIKeys[0].Key,
+	}
+	if real := os.Getenv("FUSIONAUTH_URL"); real != "" {
+		tg.URL = strings.TrimSuffix(real, "/")
+		if key := os.Getenv("FUSIONAUTH_API_KEY"); key != "" {
+			tg.APIKey = key
+		}
+		return tg
+	}
+	tg.Stub = fusionauthtest.NewServer(t, fusionauthtest.Options{KickstartPath: projectKickstart})
+	tg.URL = tg.Stub.URL()
+	return tg
+}
+
+// stub returns the stand-in, skipping the test against a real FusionAuth.
+func stub(t *testing.T) target {
+	t.Helper()
+	if os.Getenv("FUSIONAUTH_URL") != "" {
+		t.Skip("needs the stand-in's clock or fault injection; a real FusionAuth (FUSIONAUTH_URL) has neither")
+	}
+	return newTarget(t)
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// client is an OAuth client of the target, as the application configures one.
+type client struct {
+	tg       target
+	provider *oidc.Provider
+	config   oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+func newClient(t *testing.T, ctx context.Context, tg target) client {
+	t.Helper()
+	provider, err := oidc.NewProvider(ctx, tg.URL)
+	require.NoError(t, err, "discovery at %s", tg.URL)
+	endpoint := provider.Endpoint()
+	// FusionAuth takes Basic; auto-detection would send a failing code twice.
+	endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	return client{
+		tg:       tg,
+		provider: provider,
+		config: oauth2.Config{
+			ClientID:     tg.ClientID,
+			ClientSecret: tg.ClientSecret,
+			Endpoint:     endpoint,
+			RedirectURL:  tg.RedirectURL,
+			Scopes:       []string{oidc.ScopeOpenID, "email", "profile", oidc.ScopeOfflineAccess},
+		},
+		verifier: provider.Verifier(&oidc.Config{ClientID: tg.ClientID}),
+	}
+}
+
+// loginRequest is one authorization request's secrets.
+type loginRequest struct {
+	State, Nonce, Verifier string
+}
+
+func newLoginRequest() loginRequest {
+	return loginRequest{State: oauth2.GenerateVerifier(), Nonce: oauth2.GenerateVerifier(), Verifier: oauth2.GenerateVerifier()}
+}
+
+func (c client) authorizeURL(req loginRequest) string {
+	return c.config.AuthCodeURL(req.State, oidc.Nonce(req.Nonce), oauth2.S256ChallengeOption(req.Verifier))
+}
+
+// browser is a cookie-keeping HTTP client that does not follow redirects, so
+// a test sees every 302 FusionAuth sends.
+type browser struct {
+	http *http.Client
+}
+
+func newBrowser(t *testing.T) browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return browser{http: &http.Client{
+		Jar:     jar,
+		Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// page is a response with its body read.
+type page struct {
+	Status   int
+	Location string
+	Body     string
+	Header   http.Header
+}
+
+func (b browser) do(t *testing.T, req *http.Request) page {
+	t.Helper()
+	resp, err := b.http.Do(req)
+	require.NoError(t, err, "%s %s", req.Method, req.URL)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(body), Header: resp.Header}
+}
+
+func (b browser) get(t *testing.T, rawURL string) page {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, rawURL, nil)
+	require.NoError(t, err)
+	return b.do(t, req)
+}
+
+func (b browser) postForm(t *testing.T, rawURL string, form url.Values) page {
+	t.Helper()
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, rawURL, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(t, req)
+}
+
+// login opens the login page and submits it like a browser: every field the
+// form holds, plus the credentials. It returns the answer to the POST.
+func (b browser) login(t *testing.T, tg target, authorizeURL, loginID, password string) page {
+	t.Helper()
+	loginPage := b.get(t, authorizeURL)
+	require.Equal(t, http.StatusOK, loginPage.Status, "GET the login page: %s", loginPage.Body)
+	form := loginForm(t, loginPage.Body)
+	form.Set("loginId", loginID)
+	form.Set("password", password)
+	return b.postForm(t, tg.URL+"/oauth2/authorize", form)
+}
+
+var (
+	loginFormPattern = regexp.MustCompile(`(?s)<form[^>]*action="/oauth2/authorize"[^>]*>(.*?)</form>`)
+	inputPattern     = regexp.MustCompile(`<input\b[^>]*>`)
+	attrPattern      = regexp.MustCompile(`([a-zA-Z_:-]+)(?:="([^"]*)")?`)
+)
+
+// loginForm returns the values a browser would submit from the login form.
+func loginForm(t *testing.T, body string) url.Values {
+	t.Helper()
+	m := loginFormPattern.FindStringSubmatch(body)
+	require.NotNil(t, m, "no form with action=/oauth2/authorize in the page:\n%s", body)
+	form := url.Values{}
+	for _, input := range inputPattern.FindAllString(m[1], -1) {
+		attrs := inputAttributes(input)
+		name := attrs["name"]
+		if name == "" {
+			continue
+		}
+		switch attrs["type"] {
+		case "checkbox", "radio":
+			if _, checked := attrs["checked"]; checked {
+				value := attrs["value"]
+				if value == "" {
+					value = "on"
+				}
+				form.Add(name, value)
+			}
+		default:
+			form.Add(name, attrs["value"])
+		}
+	}
+	return form
+}
+
+func inputAttributes(tag string) map[string]string {
+	attrs := map[string]string{}
+	for _, a := range attrPattern.FindAllStringSubmatch(strings.TrimSuffix(strings.TrimPrefix(tag, "<input"), ">"), -1) {
+		attrs[strings.ToLower(a[1])] = html.UnescapeString(a[2])
+	}
+	return attrs
+}
+
+// callback checks that p redirects to the application and returns its query.
+func callback(t *testing.T, tg target, p page) url.Values {
+	t.Helper()
+	require.Equal(t, http.StatusFound, p.Status, "want a redirect to the application; body:\n%s", p.Body)
+	loc, err := url.Parse(p.Location)
+	require.NoError(t, err)
+	require.Equal(t, tg.RedirectURL, loc.Scheme+"://"+loc.Host+loc.Path, "redirect target")
+	return loc.Query()
+}
+
+// logIn runs a whole login and returns the code and the request it answers.
+func logIn(t *testing.T, c client, b browser) (code string, req loginRequest) {
+	t.Helper()
+	req = newLoginRequest()
+	q := callback(t, c.tg, b.login(t, c.tg, c.authorizeURL(req), c.tg.User, c.tg.Password))
+	require.Equal(t, req.State, q.Get("state"), "state in the callback")
+	require.NotEmpty(t, q.Get("code"), "code in the callback")
+	return q.Get("code"), req
+}
+
+// tokenError is FusionAuth's error body from the token endpoint.
+type tokenError struct {
+	Status      int
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+	Reason      string `json:"error_reason"`
+}
+
+// asTokenError unpacks the token endpoint's refusal from an x/oauth2 error.
+func asTokenError(t *testing.T, err error) tokenError {
+	t.Helper()
+	var re *oauth2.RetrieveError
+	require.True(t, errors.As(err, &re), "want *oauth2.RetrieveError, got %T: %v", err, err)
+	te := tokenError{Status: re.Response.StatusCode}
+	require.NoError(t, json.Unmarshal(re.Body, &te), "error body is JSON: %s", re.Body)
+	return te
+}
+
+// adminRequest calls the admin API with the target's API key.
+func adminRequest(t *testing.T, tg target, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var reader io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		require.NoError(t, err)
+		reader = strings.NewReader(string(data))
+	}
+	// Not t.Context(): tests also call this from t.Cleanup, where it is cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, tg.URL+path, reader)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", tg.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	data, _ := io.ReadAll(resp.Body)
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &out)
+	}
+	return resp.StatusCode, out
+}
+
+// tokenClaims decodes an ID token's or access token's claims, after verification.
+func tokenClaims(t *testing.T, tok *oidc.IDToken) map[string]any {
+	t.Helper()
+	var c map[string]any
+	require.NoError(t, tok.Claims(&c))
+	return c
+}
