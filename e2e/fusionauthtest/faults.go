@@ -7,24 +7,24 @@ type Fault int
 
 // Faults on the ID token returned by the authorization_code grant.
 const (
-	FaultIDTokenWrongIssuer      Fault = iota + 1 // iss is another issuer
-	FaultIDTokenMissingIssuer                     // no iss
-	FaultIDTokenWrongAudience                     // aud is another client id
-	FaultIDTokenExtraAudience                     // aud is [client id, an untrusted client]
-	FaultIDTokenMissingAudience                   // no aud
-	FaultIDTokenWrongAuthorizedParty              // azp is another client id
-	FaultIDTokenMissingSubject                    // no sub
-	FaultIDTokenMissingIssuedAt                   // no iat
-	FaultIDTokenIssuedLongAgo                     // iat a week ago (exp still in the future)
-	FaultIDTokenIssuedInFuture                    // iat an hour from now
-	FaultIDTokenExpired                           // exp a minute ago
-	FaultIDTokenMissingExpiry                     // no exp
-	FaultIDTokenWrongNonce                        // nonce is not the one sent
-	FaultIDTokenMissingNonce                      // no nonce
-	FaultIDTokenBadSignature                      // one byte of the signature changed
-	FaultIDTokenAlgNone                           // header alg "none", empty signature
-	FaultIDTokenHS256ClientSecret                 // HS256, keyed with the client secret
-	FaultIDTokenUnknownKey                        // signed by a key JWKS never publishes
+	FaultIDTokenWrongIssuer          Fault = iota + 1 // iss is another issuer
+	FaultIDTokenMissingIssuer                         // no iss
+	FaultIDTokenWrongAudience                         // aud is another client id
+	FaultIDTokenExtraAudience                         // aud is [client id, an untrusted client]
+	FaultIDTokenMissingAudience                       // no aud
+	FaultIDTokenWrongAuthorizedParty                  // azp is another client id
+	FaultIDTokenMissingSubject                        // no sub
+	FaultIDTokenMissingIssuedAt                       // no iat
+	FaultIDTokenIssuedLongAgo                         // iat a week ago (exp still in the future)
+	FaultIDTokenIssuedInFuture                        // iat an hour from now
+	FaultIDTokenExpired                               // exp a minute ago
+	FaultIDTokenMissingExpiry                         // no exp
+	FaultIDTokenWrongNonce                            // nonce is not the one sent
+	FaultIDTokenMissingNonce                          // no nonce
+	FaultIDTokenBadSignature                          // one byte of the signature changed
+	FaultIDTokenAlgNone                               // header alg "none", empty signature
+	FaultIDTokenHS256ClientSecret                     // HS256, keyed with the client secret
+	FaultIDTokenUnknownKey                            // signed by a key JWKS never publishes
 )
 
 // Faults on the token endpoint's answer to the authorization_code grant.
