@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+const (
+	// upstreamTimeout bounds every call to FusionAuth. Neither go-oidc nor
+	// x/oauth2 sets a timeout unless it is given an http.Client with one.
+	upstreamTimeout = 10 * time.Second
+	// discoveryRetryInterval is how long a failed discovery is remembered
+	// before the next request may try again, so that a FusionAuth that is
+	// still starting is not hammered.
+	discoveryRetryInterval = 2 * time.Second
+	// clockSkew is how far FusionAuth's clock may be ahead of ours.
+	clockSkew = time.Minute
+	// maxIDTokenAge is how old a freshly issued ID token may be. FusionAuth
+	// issues it during the token request we just made, so anything older is
+	// a replay.
+	maxIDTokenAge = 5 * time.Minute
+)
+
+// authenticator is the OpenID Connect client: it knows FusionAuth, the
+// client's credentials and the cookies that hold the session.
+type authenticator struct {
+	issuer       string
+	clientID     string
+	clientSecret string
+	redirectURL  string // APP_URL/callback
+	logoutURL    string // APP_URL/logout, the post_logout_redirect_uri
+	cookies      *cookieJar
+	logger       *slog.Logger
+	// httpClient carries upstreamTimeout to go-oidc and x/oauth2.
+	httpClient *http.Client
+	// now is the clock used for token checks; tests replace it.
+	now func() time.Time
+	// retryInterval is discoveryRetryInterval; tests shorten it.
+	retryInterval time.Duration
+
+	// discovered is set once discovery has succeeded. It is read on every
+	// protected request, so it is an atomic pointer rather than a mutex.
+	discovered atomic.Pointer[identityProvider]
+
+	// discoveryMu serializes discovery attempts; the fields below it
+	// remember the last failure.
+	discoveryMu       sync.Mutex
+	lastDiscoveryErr  error
+	lastDiscoveryTime time.Time
+}
+
+// identityProvider is what discovery learns about FusionAuth.
+type identityProvider struct {
+	oauth2 oauth2.Config
+	// verifier checks a JWT's RS256 signature against FusionAuth's published
+	// keys, its issuer, that the client id is in its audience, and its expiry.
+	// FusionAuth's access tokens are JWTs with the same claims, signed by the
+	// same key, so one verifier serves ID tokens and access tokens.
+	verifier *oidc.IDTokenVerifier
+	// endSessionURL is where logout sends the browser (RP-initiated logout).
+	endSessionURL string
+	// revocationURL is the RFC 7009 revocation endpoint, if FusionAuth
+	// advertises one. See handleLogout.
+	revocationURL string
+}
+
+func newAuthenticator(cfg config, logger *slog.Logger) (*authenticator, error) {
+	cookies, err := newCookieJar(cfg.secretKey, cfg.appURL.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	return &authenticator{
+		issuer:        cfg.issuer,
+		clientID:      cfg.clientID,
+		clientSecret:  cfg.clientSecret,
+		redirectURL:   cfg.appURL.JoinPath("callback").String(),
+		logoutURL:     cfg.appURL.JoinPath("logout").String(),
+		cookies:       cookies,
+		logger:        logger,
+		httpClient:    &http.Client{Timeout: upstreamTimeout},
+		now:           time.Now,
+		retryInterval: discoveryRetryInterval,
+	}, nil
+}
+
+// errProviderUnavailable means FusionAuth could not be reached or did not
+// answer discovery properly. Pages that need it answer 503 until it does.
+var errProviderUnavailable = errors.New("FusionAuth is not available")
+
+// provider returns FusionAuth's discovered configuration, running discovery
+// on first use. Discovery is lazy so the app starts, and serves its public
+// pages, even while FusionAuth is still starting; once FusionAuth answers,
+// login works without a restart.
+func (a *authenticator) provider(ctx context.Context) (*identityProvider, error) {
+	if p := a.discovered.Load(); p != nil {
+		return p, nil
+	}
+
+	a.discoveryMu.Lock()
+	defer a.discoveryMu.Unlock()
+	if p := a.discovered.Load(); p != nil {
+		return p, nil // Another request finished discovery while we waited.
+	}
+	if a.lastDiscoveryErr != nil && time.Since(a.lastDiscoveryTime) < a.retryInterval {
+		return nil, a.lastDiscoveryErr
+	}
+
+	p, err := a.discover(ctx)
+	if err != nil {
+		a.lastDiscoveryErr = fmt.Errorf("%w: %w", errProviderUnavailable, err)
+		a.lastDiscoveryTime = time.Now()
+		a.logger.Warn("OpenID Connect discovery failed; will retry", "issuer", a.issuer, "err", err)
+		return nil, a.lastDiscoveryErr
+	}
+	a.discovered.Store(p)
+	a.logger.Info("discovered FusionAuth", "issuer", a.issuer)
+	return p, nil
+}
+
+func (a *authenticator) discover(ctx context.Context) (*identityProvider, error) {
+	// The client given here is also the one go-oidc uses later to fetch
+	// signing keys, so every call to FusionAuth has a timeout. The request's
+	// cancellation must not reach that later use, hence WithoutCancel.
+	ctx = oidc.ClientContext(context.WithoutCancel(ctx), a.httpClient)
+	// NewProvider fails unless the discovery document's issuer is exactly
+	// a.issuer, the first of many issuer checks.
+	provider, err := oidc.NewProvider(ctx, a.issuer)
+	if err != nil {
+		return nil, err
+	}
+	var metadata struct {
+		EndSessionEndpoint string `json:"end_session_endpoint"`
+		RevocationEndpoint string `json:"revocation_endpoint"`
+	}
+	if err := provider.Claims(&metadata); err != nil {
+		return nil, fmt.Errorf("reading discovery metadata: %w", err)
+	}
+
+	endpoint := provider.Endpoint()
+	// FusionAuth takes the client secret in a Basic header. Saying so stops
+	// x/oauth2 from guessing, which on a failure would retry the token
+	// request the other way and send the single-use code twice.
+	endpoint.AuthStyle = oauth2.AuthStyleInHeader
+
+	return &identityProvider{
+		oauth2: oauth2.Config{
+			ClientID:     a.clientID,
+			ClientSecret: a.clientSecret,
+			Endpoint:     endpoint,
+			RedirectURL:  a.redirectURL,
+			// An ID token (openid), the user's email and name, and a refresh
+			// token: FusionAuth issues one for the offline_access scope
+			// (oauth2.AccessTypeOffline is a Google-only parameter).
+			Scopes: []string{oidc.ScopeOpenID, "email", "profile", oidc.ScopeOfflineAccess},
+		},
+		verifier: provider.Verifier(&oidc.Config{
+			ClientID: a.clientID,
+			// Pin the algorithm: whatever a token's header says, only an
+			// RS256 signature by one of FusionAuth's keys is accepted. This
+			// also refuses "none" and HS256 tokens signed with the client secret.
+			SupportedSigningAlgs: []string{oidc.RS256},
+			Now:                  a.now,
+		}),
+		endSessionURL: metadata.EndSessionEndpoint,
+		revocationURL: metadata.RevocationEndpoint,
+	}, nil
+}
+
+// upstreamContext makes x/oauth2 use the client with a timeout for this request.
+func (a *authenticator) upstreamContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, a.httpClient)
+}
+
+// verifiedTokens is a token response that passed every check.
+type verifiedTokens struct {
+	accessToken  string
+	refreshToken string
+	identity     identity
+}
+
+// identity is what the session keeps from the verified ID token: the token
+// itself, for id_token_hint at logout, and the claims the app uses.
+type identity struct {
+	IDToken  string   `json:"id_token"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Nonce    string   `json:"nonce,omitempty"`
+	Email    string   `json:"email"`
+}
+
+// verifyTokenResponse checks a token endpoint response, from a login or a
+// refresh, beyond what x/oauth2 and go-oidc check on their own. checkNonce
+// validates the ID token's nonce: it must equal the login's nonce at login,
+// and, if present, the original one after a refresh.
+func (a *authenticator) verifyTokenResponse(ctx context.Context, p *identityProvider, token *oauth2.Token, checkNonce func(string) error) (verifiedTokens, error) {
+	// x/oauth2 accepts any token type; a DPoP or MAC token used as a bearer
+	// token would not work, so refuse it now.
+	if !strings.EqualFold(token.TokenType, "Bearer") {
+		return verifiedTokens{}, fmt.Errorf("token_type is %q, want Bearer", token.TokenType)
+	}
+	rawIDToken, ok := token.Extra("id_token").(string)
+	if !ok || rawIDToken == "" {
+		return verifiedTokens{}, errors.New("token response has no id_token")
+	}
+
+	idToken, err := a.verifyIDToken(ctx, p, rawIDToken)
+	if err != nil {
+		return verifiedTokens{}, err
+	}
+	if err := checkNonce(idToken.Nonce); err != nil {
+		return verifiedTokens{}, err
+	}
+	// at_hash binds the access token to the ID token (OpenID Connect Core 3.1.3.8).
+	if idToken.AccessTokenHash != "" {
+		if err := idToken.VerifyAccessToken(token.AccessToken); err != nil {
+			return verifiedTokens{}, fmt.Errorf("access token does not match the ID token's at_hash: %w", err)
+		}
+	}
+	// The access token is checked now too, so a session never starts with a
+	// token that the next request would refuse.
+	if _, err := a.verifyAccessToken(ctx, p, token.AccessToken, idToken.Subject); err != nil {
+		return verifiedTokens{}, err
+	}
+
+	var claims struct {
+		Email string `json:"email"`
+	}
+	if err := idToken.Claims(&claims); err != nil {
+		return verifiedTokens{}, fmt.Errorf("reading ID token claims: %w", err)
+	}
+	return verifiedTokens{
+		accessToken:  token.AccessToken,
+		refreshToken: token.RefreshToken,
+		identity: identity{
+			IDToken:  rawIDToken,
+			Subject:  idToken.Subject,
+			Audience: idToken.Audience,
+			Nonce:    idToken.Nonce,
+			Email:    claims.Email,
+		},
+	}, nil
+}
+
+// verifyIDToken runs go-oidc's checks (signature with a pinned algorithm,
+// issuer, audience contains the client id, expiry) and then the ones go-oidc
+// leaves to its caller.
+func (a *authenticator) verifyIDToken(ctx context.Context, p *identityProvider, rawIDToken string) (*oidc.IDToken, error) {
+	idToken, err := p.verifier.Verify(ctx, rawIDToken)
+	if err != nil {
+		return nil, fmt.Errorf("verifying ID token: %w", err)
+	}
+	if idToken.Subject == "" {
+		return nil, errors.New("ID token has no sub")
+	}
+	// go-oidc accepts an audience list that merely contains our client id;
+	// a token also meant for other parties is not ours to accept.
+	for _, aud := range idToken.Audience {
+		if aud != a.clientID {
+			return nil, fmt.Errorf("ID token has an untrusted audience %q", aud)
+		}
+	}
+	var claims struct {
+		AuthorizedParty string `json:"azp"`
+	}
+	if err := idToken.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("reading ID token claims: %w", err)
+	}
+	if claims.AuthorizedParty != "" && claims.AuthorizedParty != a.clientID {
+		return nil, fmt.Errorf("ID token azp is %q, not this client", claims.AuthorizedParty)
+	}
+	now := a.now()
+	switch {
+	case idToken.IssuedAt.IsZero():
+		return nil, errors.New("ID token has no iat")
+	case idToken.IssuedAt.After(now.Add(clockSkew)):
+		return nil, fmt.Errorf("ID token iat %s is in the future", idToken.IssuedAt.UTC())
+	case idToken.IssuedAt.Before(now.Add(-maxIDTokenAge)):
+		return nil, fmt.Errorf("ID token iat %s is too old", idToken.IssuedAt.UTC())
+	}
+	return idToken, nil
+}
+
+// verifyAccessToken checks the access token locally: its signature against
+// FusionAuth's cached keys, its issuer, that its audience is this client, and
+// that it has not expired. No request goes to FusionAuth unless the token was
+// signed by a key not yet seen (after a key rotation), when go-oidc fetches the
+// key set once. It also checks the token belongs to the session's user.
+//
+// An expired token yields an error wrapping *oidc.TokenExpiredError; go-oidc
+// checks expiry last, so such a token is otherwise valid and worth refreshing.
+func (a *authenticator) verifyAccessToken(ctx context.Context, p *identityProvider, accessToken, subject string) (*oidc.IDToken, error) {
+	token, err := p.verifier.Verify(ctx, accessToken)
+	if err != nil {
+		return nil, fmt.Errorf("verifying access token: %w", err)
+	}
+	if token.Subject != subject {
+		return nil, errors.New("access token belongs to another user than the ID token")
+	}
+	if slices.ContainsFunc(token.Audience, func(aud string) bool { return aud != a.clientID }) {
+		return nil, errors.New("access token has an untrusted audience")
+	}
+	return token, nil
+}
+
+// equalSecret compares two secrets in constant time, so the time taken does
+// not reveal how much of a guess was right.
+func equalSecret(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}

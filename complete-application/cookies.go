@@ -1,0 +1,167 @@
+package main
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// The cookies the application sets. All start with cb_ and, when APP_URL is
+// https, get the __Host- prefix (see cookieJar.name).
+const (
+	// loginCookie carries one login's state, nonce and PKCE verifier from
+	// /login to /callback.
+	loginCookie = "cb_login"
+	// accessTokenCookie, refreshTokenCookie and identityCookie are the session.
+	accessTokenCookie  = "cb_access_token"
+	refreshTokenCookie = "cb_refresh_token"
+	identityCookie     = "cb_id_token"
+)
+
+// maxCookieSize is what every browser keeps for one cookie (name, value and
+// attributes). Larger cookies are dropped silently, so we refuse to set them.
+const maxCookieSize = 4096
+
+// cookieJar seals and opens the application's cookies.
+//
+// Every value is encrypted and authenticated with AES-GCM under a key derived
+// from APP_SECRET_KEY, so the browser holds the session but can neither read
+// nor change it, and there is no session store on the server: any replica
+// with the same APP_SECRET_KEY can read any cookie.
+type cookieJar struct {
+	aead cipher.AEAD
+	// secure is true when APP_URL is https: the cookies are then sent over
+	// https only and get the __Host- prefix, which also pins them to this
+	// host and to Path=/.
+	secure bool
+}
+
+func newCookieJar(secretKey []byte, secure bool) (*cookieJar, error) {
+	// HKDF turns the configured secret, whatever its form, into a uniformly
+	// random 256-bit key dedicated to this one purpose.
+	key, err := hkdf.Key(sha256.New, secretKey, nil, "changebank cookie sealing v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the cookie key from APP_SECRET_KEY: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cookie cipher: %w", err)
+	}
+	// A random 96-bit nonce per seal, prepended to the ciphertext.
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		return nil, fmt.Errorf("creating the cookie cipher: %w", err)
+	}
+	return &cookieJar{aead: aead, secure: secure}, nil
+}
+
+// name is the cookie's name as the browser stores it.
+func (j *cookieJar) name(base string) string {
+	if j.secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// seal encrypts value for the cookie called base. The cookie's name is
+// authenticated too, so a sealed value only opens under the name it was sealed
+// for: nobody can move, say, the login cookie's value into the token cookie.
+func (j *cookieJar) seal(base string, value []byte) string {
+	return base64.RawURLEncoding.EncodeToString(j.aead.Seal(nil, nil, value, []byte(base)))
+}
+
+func (j *cookieJar) open(base, sealed string) ([]byte, error) {
+	ciphertext, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("decoding cookie %s: %w", base, err)
+	}
+	value, err := j.aead.Open(nil, nil, ciphertext, []byte(base))
+	if err != nil {
+		return nil, fmt.Errorf("opening cookie %s: %w", base, err)
+	}
+	return value, nil
+}
+
+// errCookieTooLarge means a token is too big to fit in a cookie.
+var errCookieTooLarge = errors.New("cookie would exceed 4096 bytes")
+
+// set seals value into the cookie called base. maxAge 0 makes a session
+// cookie, which the browser forgets when it closes.
+func (j *cookieJar) set(w http.ResponseWriter, base string, value []byte, maxAge time.Duration) error {
+	c := j.cookie(base, j.seal(base, value))
+	if maxAge > 0 {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	if len(c.String()) > maxCookieSize {
+		return fmt.Errorf("%s: %w", base, errCookieTooLarge)
+	}
+	http.SetCookie(w, c)
+	return nil
+}
+
+// setJSON seals v, encoded as JSON, into the cookie called base.
+func (j *cookieJar) setJSON(w http.ResponseWriter, base string, v any, maxAge time.Duration) error {
+	value, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding cookie %s: %w", base, err)
+	}
+	return j.set(w, base, value, maxAge)
+}
+
+// get opens the cookie called base. A missing, truncated, tampered or foreign
+// cookie is an error; callers treat all of them as "not logged in".
+func (j *cookieJar) get(r *http.Request, base string) ([]byte, error) {
+	c, err := r.Cookie(j.name(base))
+	if err != nil {
+		return nil, err
+	}
+	return j.open(base, c.Value)
+}
+
+// getJSON opens the cookie called base and decodes its JSON into v.
+func (j *cookieJar) getJSON(r *http.Request, base string, v any) error {
+	value, err := j.get(r, base)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(value, v); err != nil {
+		return fmt.Errorf("decoding cookie %s: %w", base, err)
+	}
+	return nil
+}
+
+// has reports whether the request carries the cookie called base at all.
+func (j *cookieJar) has(r *http.Request, base string) bool {
+	_, err := r.Cookie(j.name(base))
+	return err == nil
+}
+
+// clear tells the browser to delete the cookie called base. The attributes
+// must match the ones it was set with, or a browser keeps the old cookie.
+func (j *cookieJar) clear(w http.ResponseWriter, base string) {
+	c := j.cookie(base, "")
+	c.MaxAge = -1
+	http.SetCookie(w, c)
+}
+
+// cookie returns the cookie called base with the attributes every cookie of
+// this application has. HttpOnly hides it from JavaScript. SameSite=Lax keeps
+// it off cross-site subrequests and posts, yet still sends it on the top-level
+// redirect back from FusionAuth, which Strict would not.
+func (j *cookieJar) cookie(base, value string) *http.Cookie {
+	return &http.Cookie{
+		Name:     j.name(base),
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   j.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The kickstart's test user and application.
+const (
+	testUserEmail    = "richard@example.com"
+	testUserPassword = "password"
+	testClientID     = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e"
+	testSecretKey    = "a-test-secret-key-of-at-least-32-characters"
+)
+
+// testApp is Changebank on a random local port, talking to a FusionAuth
+// stand-in, with a client that behaves like a browser that does not follow
+// redirects on its own, so tests can check every step.
+type testApp struct {
+	t      testing.TB
+	url    string
+	idp    *fusionauthtest.Server
+	auth   *authenticator
+	client *http.Client
+}
+
+// newTestApp starts the application against idp and registers its callback
+// and logout URLs with the stand-in's admin API, as a developer would with a
+// real FusionAuth.
+func newTestApp(t testing.TB, idp *fusionauthtest.Server) *testApp {
+	t.Helper()
+	srv, auth := newAppWithIssuer(t, idp.URL())
+	// The app checks token times against the stand-in's clock, so tests can
+	// move that clock to expire tokens.
+	auth.now = idp.Now
+	registerRedirectURLs(t, idp, srv.URL)
+	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t)}
+}
+
+// testLogOutput sends the app's log to the test's output, which go test
+// shows only for failing tests or with -v.
+func testLogOutput(t testing.TB) io.Writer {
+	if testing.Verbose() {
+		return t.Output()
+	}
+	return io.Discard
+}
+
+// newBrowserClient is an HTTP client with a cookie jar that does not follow redirects.
+func newBrowserClient(t testing.TB) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{
+		Jar:     jar,
+		Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// registerRedirectURLs adds appURL's callback and logout URLs to the Changebank
+// application through the admin API.
+func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"application": map[string]any{
+		"oauthConfiguration": map[string]any{
+			"authorizedRedirectURLs": []string{appURL + "/callback", appURL + "/logout"},
+			"logoutURL":              appURL + "/logout",
+		},
+	}})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPatch, idp.URL()+"/api/application/"+testClientID, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", idp.APIKey())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "PATCH application")
+}
+
+// response is a finished HTTP exchange, with the body read.
+type response struct {
+	*http.Response
+	body string
+}
+
+func (a *testApp) do(req *http.Request) response {
+	a.t.Helper()
+	resp, err := a.client.Do(req)
+	require.NoError(a.t, err, "%s %s", req.Method, req.URL)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(a.t, err)
+	return response{Response: resp, body: string(body)}
+}
+
+// get fetches a path of the app, or an absolute URL.
+func (a *testApp) get(target string) response {
+	a.t.Helper()
+	if strings.HasPrefix(target, "/") {
+		target = a.url + target
+	}
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	require.NoError(a.t, err)
+	return a.do(req)
+}
+
+// post sends a form to a path of the app, as a same-origin browser form would.
+func (a *testApp) post(path string, form url.Values) response {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(form.Encode()))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", a.url)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return a.do(req)
+}
+
+// startLogin follows the Login button and returns FusionAuth's authorize URL.
+func (a *testApp) startLogin() *url.URL {
+	a.t.Helper()
+	resp := a.get("/login")
+	require.Equal(a.t, http.StatusSeeOther, resp.StatusCode, "GET /login: %s", resp.body)
+	authorize, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(a.t, err)
+	return authorize
+}
+
+// signIn plays the user on FusionAuth's login page and returns the callback
+// URL FusionAuth redirects to, without visiting it.
+func (a *testApp) signIn(authorize *url.URL, email, password string) string {
+	a.t.Helper()
+	page := a.get(authorize.String())
+	require.Equal(a.t, http.StatusOK, page.StatusCode, "GET authorize: %s", page.body)
+	form := authorize.Query()
+	form.Set("loginId", email)
+	form.Set("password", password)
+	req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp := a.do(req)
+	require.Contains(a.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, "POST authorize: %s", resp.body)
+	return resp.Header.Get("Location")
+}
+
+// login runs the whole login and fails the test unless it lands on /account.
+func (a *testApp) login() {
+	a.t.Helper()
+	callback := a.signIn(a.startLogin(), testUserEmail, testUserPassword)
+	resp := a.get(callback)
+	require.Equal(a.t, http.StatusSeeOther, resp.StatusCode, "GET callback: %s", resp.body)
+	require.Equal(a.t, "/account", resp.Header.Get("Location"))
+}
+
+// cookie returns the value of the app's cookie called name, or "".
+func (a *testApp) cookie(name string) string {
+	u, _ := url.Parse(a.url)
+	for _, c := range a.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setCookie replaces the app's cookie called name in the browser.
+func (a *testApp) setCookie(name, value string) {
+	u, _ := url.Parse(a.url)
+	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// requestsTo counts the requests the stand-in received for path.
+func requestsTo(idp *fusionauthtest.Server, path string) int {
+	n := 0
+	for _, r := range idp.Requests() {
+		if r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// elementText returns the text of the element with the given id, or "".
+func elementText(html, id string) string {
+	m := regexp.MustCompile(`id="` + regexp.QuoteMeta(id) + `"[^>]*>([^<]*)<`).FindStringSubmatch(html)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// freeAddr returns a local address nothing listens on right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// newAppWithIssuer starts the application with the given issuer, which need
+// not answer yet.
+func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authenticator) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	env := map[string]string{
+		"APP_URL":        "http://" + srv.Listener.Addr().String(),
+		"ISSUER":         issuer,
+		"APP_SECRET_KEY": testSecretKey,
+	}
+	cfg, err := loadConfig(func(name string) string { return env[name] })
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
+	pages, err := parsePages(logger)
+	require.NoError(t, err)
+	auth, err := newAuthenticator(cfg, logger)
+	require.NoError(t, err)
+	auth.retryInterval = 0
+	auth.httpClient.Timeout = 2 * time.Second
+	srv.Config.Handler = newHandler(logger, pages, auth, cfg.issuerOrigin())
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, auth
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// loginLifetime is how long a user has to finish logging in at FusionAuth.
+const loginLifetime = 10 * time.Minute
+
+// loginTransaction is what one login remembers between /login and /callback.
+// It travels in the sealed cb_login cookie, so there is no server-side state
+// and any replica can finish a login another one started.
+type loginTransaction struct {
+	// State ties the callback to this browser's login (CSRF protection).
+	State string `json:"state"`
+	// Nonce ties the ID token to this login (replay protection).
+	Nonce string `json:"nonce"`
+	// Verifier is the PKCE secret: the code is useless without it.
+	Verifier string `json:"verifier"`
+	// ExpiresAt bounds the login even if the browser keeps the cookie longer.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// handleLogin starts a login: it remembers a fresh state, nonce and PKCE
+// verifier in a sealed cookie and sends the browser to FusionAuth.
+func handleLogin(auth *authenticator, pages *pages) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		provider, err := auth.provider(r.Context())
+		if err != nil {
+			pages.renderError(w, r, http.StatusServiceUnavailable,
+				"Changebank cannot reach FusionAuth yet. If you have just started it, wait a moment and try again.")
+			return
+		}
+
+		tx := loginTransaction{
+			State:     rand.Text(), // 26 base32 characters: 130 random bits.
+			Nonce:     rand.Text(),
+			Verifier:  oauth2.GenerateVerifier(),
+			ExpiresAt: auth.now().Add(loginLifetime),
+		}
+		if err := auth.cookies.setJSON(w, loginCookie, tx, loginLifetime); err != nil {
+			auth.logger.Error("setting the login cookie", "err", err)
+			pages.renderError(w, r, http.StatusInternalServerError, "Changebank could not start the login. Please try again.")
+			return
+		}
+
+		authorizeURL := provider.oauth2.AuthCodeURL(tx.State,
+			oidc.Nonce(tx.Nonce),
+			oauth2.S256ChallengeOption(tx.Verifier),
+		)
+		http.Redirect(w, r, authorizeURL, http.StatusSeeOther)
+	})
+}
+
+// handleCallback finishes a login. FusionAuth redirects the browser here with
+// an authorization code; the app checks the response belongs to the login
+// this browser started, exchanges the code for tokens, verifies them and
+// starts the session.
+func handleCallback(auth *authenticator, pages *pages) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The transaction is single use: delete it whatever happens next, so
+		// a replayed callback finds nothing to complete.
+		var tx loginTransaction
+		txErr := auth.cookies.getJSON(r, loginCookie, &tx)
+		auth.cookies.clear(w, loginCookie)
+
+		query := r.URL.Query()
+		switch {
+		case txErr != nil || auth.now().After(tx.ExpiresAt):
+			auth.logger.Info("callback without a valid login cookie", "err", txErr)
+			pages.renderError(w, r, http.StatusBadRequest,
+				"This login has expired or was already used. Please log in again from the home page.")
+			return
+		case !equalSecret(query.Get("state"), tx.State):
+			auth.logger.Warn("callback state does not match the login")
+			pages.renderError(w, r, http.StatusBadRequest,
+				"This login response does not belong to the login you started. Please log in again.")
+			return
+		case query.Has("iss") && query.Get("iss") != auth.issuer:
+			// RFC 9207: the response says who sent it, which defeats mix-up
+			// attacks when an app trusts several identity providers.
+			auth.logger.Warn("callback iss does not match the issuer", "iss", query.Get("iss"))
+			pages.renderError(w, r, http.StatusBadRequest,
+				"This login response came from an unexpected identity provider. Please log in again.")
+			return
+		case query.Has("error"):
+			// The template escapes these, so markup in them stays text.
+			auth.logger.Info("FusionAuth answered the login with an error", "error", query.Get("error"))
+			pages.renderError(w, r, http.StatusBadRequest, fmt.Sprintf("FusionAuth did not log you in: %s %s",
+				truncate(query.Get("error"), 100), truncate(query.Get("error_description"), 300)))
+			return
+		case query.Get("code") == "":
+			pages.renderError(w, r, http.StatusBadRequest, "This login response has no authorization code. Please log in again.")
+			return
+		}
+
+		provider, err := auth.provider(r.Context())
+		if err != nil {
+			pages.renderError(w, r, http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth right now. Please try again shortly.")
+			return
+		}
+
+		ctx := auth.upstreamContext(r.Context())
+		token, err := provider.oauth2.Exchange(ctx, query.Get("code"), oauth2.VerifierOption(tx.Verifier))
+		if err != nil {
+			auth.logger.Warn("exchanging the authorization code", "err", err)
+			pages.renderError(w, r, http.StatusBadGateway, "FusionAuth did not complete the login. Please log in again.")
+			return
+		}
+		tokens, err := auth.verifyTokenResponse(ctx, provider, token, func(nonce string) error {
+			if !equalSecret(nonce, tx.Nonce) {
+				return errors.New("ID token nonce does not match the login")
+			}
+			return nil
+		})
+		if err != nil {
+			auth.logger.Warn("refusing FusionAuth's tokens", "err", err)
+			pages.renderError(w, r, http.StatusBadGateway,
+				"FusionAuth's answer failed a security check, so you are not logged in. Please try again.")
+			return
+		}
+		if err := auth.startSession(w, tokens); err != nil {
+			auth.logger.Error("storing the session", "err", err)
+			auth.clearSession(w)
+			pages.renderError(w, r, http.StatusBadGateway, "Changebank could not store your login. Please try again.")
+			return
+		}
+		auth.logger.Info("user logged in", "sub", tokens.identity.Subject)
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+	})
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
