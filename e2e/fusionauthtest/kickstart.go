@@ -178,7 +178,8 @@ func decodeJSON(data []byte, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntaxErr):
-		line, col := lineColumn(data, syntaxErr.Offset)
+		// Offset counts the offending byte; report the byte itself.
+		line, col := lineColumn(data, syntaxErr.Offset-1)
 		return fmt.Errorf("invalid JSON at line %d, column %d: %w", line, col, err)
 	case errors.As(err, &typeErr):
 		line, col := lineColumn(data, typeErr.Offset)
@@ -190,9 +191,7 @@ func decodeJSON(data []byte, v any) error {
 }
 
 func lineColumn(data []byte, offset int64) (line, column int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
+	offset = max(0, min(offset, int64(len(data))))
 	before := data[:offset]
 	line = bytes.Count(before, []byte("\n")) + 1
 	column = int(offset) - bytes.LastIndexByte(before, '\n')
