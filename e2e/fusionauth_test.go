@@ -1,0 +1,432 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	dockernetwork "github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"changebank/e2e/fusionauthtest"
+)
+
+// fusionAuth is the FusionAuth the suite runs against, whichever target started it.
+type fusionAuth struct {
+	url     string                 // its base URL, also the issuer: http://localhost:9011
+	log     *lineLog               // everything it logged, saved as an artifact when a test fails
+	standin *fusionauthtest.Server // the in-process stand-in, nil for the other targets
+	stops   []func()               // undo what was started, in reverse order
+}
+
+// stop stops the containers, network or server that were started, last started first.
+func (fa *fusionAuth) stop() {
+	for i := len(fa.stops) - 1; i >= 0; i-- {
+		fa.stops[i]()
+	}
+	fa.stops = nil
+}
+
+// startFusionAuth starts (or, for the url target, finds) FusionAuth and returns once it is ready:
+// serving, with the kickstart applied. On error, whatever was started is already stopped.
+func startFusionAuth(ctx context.Context, cfg config, progress io.Writer) (fa *fusionAuth, err error) {
+	fa = &fusionAuth{url: fusionAuthURL, log: &lineLog{}}
+	defer func() {
+		if err != nil {
+			fa.stop()
+		}
+	}()
+	start := time.Now()
+	switch cfg.target {
+	case targetImage:
+		err = startFusionAuthImage(ctx, cfg, fa, progress)
+	case targetStandinImage:
+		err = startStandinImage(ctx, cfg, fa, progress)
+	case targetStandin:
+		err = startStandin(cfg, fa)
+	case targetURL:
+		fa.url = cfg.fusionAuthURL
+		err = waitForRunningFusionAuth(ctx, cfg, progress)
+	}
+	if err != nil {
+		return fa, err
+	}
+	fmt.Fprintf(progress, "e2e: FusionAuth ready at %s after %s\n", fa.url, time.Since(start).Round(100*time.Millisecond))
+	return fa, nil
+}
+
+// The FusionAuth container's settings: the same as docker-compose.yml's. The passwords are the
+// development values of a throwaway database.
+var fusionAuthEnv = map[string]string{
+	"DATABASE_URL":                  "jdbc:postgresql://db:5432/fusionauth",
+	"DATABASE_ROOT_USERNAME":        "postgres",
+	"DATABASE_ROOT_PASSWORD":        "postgres",
+	"DATABASE_USERNAME":             "fusionauth",
+	"DATABASE_PASSWORD":             "fusionauth-development-password",
+	"FUSIONAUTH_APP_MEMORY":         "512M",
+	"FUSIONAUTH_APP_RUNTIME_MODE":   "development",
+	"FUSIONAUTH_APP_URL":            "http://fusionauth:9011",
+	"FUSIONAUTH_APP_KICKSTART_FILE": kickstartDirInContainer + "/kickstart.json",
+	// The database as the search engine: no OpenSearch container, and a start in about 30 s
+	// instead of several minutes.
+	"SEARCH_TYPE": "database",
+}
+
+// kickstartDirInContainer is where FusionAuth's image expects the kickstart folder.
+const kickstartDirInContainer = "/usr/local/fusionauth/kickstart"
+
+// startFusionAuthImage starts PostgreSQL and the real FusionAuth on a private network.
+func startFusionAuthImage(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer) error {
+	if err := requireFreePort(fusionAuthPort, "FusionAuth"); err != nil {
+		return err
+	}
+	nw, err := network.New(ctx)
+	if err != nil {
+		return dockerProblem("create a Docker network", err)
+	}
+	fa.stops = append(fa.stops, func() { warnOnError(nw.Remove(context.Background()), "remove the Docker network") })
+
+	fmt.Fprintf(progress, "e2e: starting %s\n", cfg.postgresImage)
+	db, err := testcontainers.Run(ctx, cfg.postgresImage,
+		network.WithNetwork([]string{"db"}, nw),
+		testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres"}),
+		// PostgreSQL's first start initialises the database, then restarts: it is ready at the
+		// second "ready" line.
+		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
+			WithOccurrence(2).WithStartupTimeout(cfg.startupTimeout)),
+	)
+	fa.stops = append(fa.stops, func() { warnOnError(testcontainers.TerminateContainer(db), "stop PostgreSQL") })
+	if err != nil {
+		return dockerProblem("start "+cfg.postgresImage, err)
+	}
+
+	return runFusionAuthContainer(ctx, cfg, fa, progress, cfg.fusionAuthImage,
+		network.WithNetwork([]string{"fusionauth"}, nw),
+		testcontainers.WithEnv(fusionAuthEnv),
+	)
+}
+
+// standinImageName is the tag the suite gives the stand-in's image when it builds it.
+const standinImageName = "changebank/fake-fusionauth:dev"
+
+// startStandinImage runs the stand-in's container image through the same code as the real
+// FusionAuth: the kickstart copied in, port 9011 published, the same readiness checks. It
+// needs no database. Unless FUSIONAUTH_STANDIN_IMAGE names an image that is already built, it
+// compiles the static binary and builds the image from e2e/cmd/fake-fusionauth/Dockerfile.
+func startStandinImage(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer) error {
+	if err := requireFreePort(fusionAuthPort, "the FusionAuth stand-in"); err != nil {
+		return err
+	}
+	image := cfg.standinImage
+	var build []testcontainers.ContainerCustomizer
+	if image == "" {
+		buildContext, err := standinBuildContext(ctx, cfg.root)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(buildContext)
+		repo, tag, _ := strings.Cut(standinImageName, ":")
+		fmt.Fprintf(progress, "e2e: building %s from e2e/cmd/fake-fusionauth/Dockerfile\n", standinImageName)
+		build = append(build, testcontainers.WithDockerfile(testcontainers.FromDockerfile{
+			Context:        buildContext,
+			Repo:           repo,
+			Tag:            tag,
+			KeepImage:      true,
+			BuildLogWriter: fa.log,
+		}))
+	}
+	return runFusionAuthContainer(ctx, cfg, fa, progress, image, append(build,
+		testcontainers.WithEnv(map[string]string{"FUSIONAUTH_APP_KICKSTART_FILE": fusionAuthEnv["FUSIONAUTH_APP_KICKSTART_FILE"]}))...)
+}
+
+// standinBuildContext compiles the stand-in as a static binary and returns a temporary
+// directory holding it next to its Dockerfile: the build context the Dockerfile expects.
+func standinBuildContext(ctx context.Context, root string) (string, error) {
+	dir, err := os.MkdirTemp("", "changebank-fake-fusionauth-")
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(root, "e2e", "cmd", "fake-fusionauth")
+	build := goCommand(ctx, root, "build", "-o", filepath.Join(dir, "fake-fusionauth"), "./e2e/cmd/fake-fusionauth")
+	build.Env = append(build.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("compile the stand-in for its image: %w\n%s", err, out)
+	}
+	for _, name := range []string{"Dockerfile", ".dockerignore"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if errors.Is(err, fs.ErrNotExist) && name != "Dockerfile" {
+			continue
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("prepare the stand-in's build context: %w", err)
+		}
+	}
+	return dir, nil
+}
+
+// runFusionAuthContainer starts a FusionAuth image (real or stand-in) with the project's
+// kickstart, published on 127.0.0.1:9011, and waits until it is ready.
+//
+// The host port is fixed because the kickstart sets the issuer to http://localhost:9011: the
+// discovery document, the browser and the application must all agree on that URL, and a random
+// port would break the issuer check that the complete application (rightly) insists on.
+func runFusionAuthContainer(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer, image string, opts ...testcontainers.ContainerCustomizer) error {
+	kickstart, err := kickstartFiles(cfg.kickstartDirPath)
+	if err != nil {
+		return err
+	}
+	opts = append(opts,
+		// Copied in rather than bind-mounted, so it also works with a remote Docker engine.
+		testcontainers.WithFiles(kickstart...),
+		testcontainers.WithExposedPorts(fusionAuthPort+"/tcp"),
+		publishOnLoopback(fusionAuthPort),
+		testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
+			Consumers: []testcontainers.LogConsumer{fa.log},
+		}),
+		testcontainers.WithWaitStrategyAndDeadline(cfg.startupTimeout,
+			wait.ForHTTP("/api/status").WithPort(fusionAuthPort+"/tcp").
+				WithStartupTimeout(cfg.startupTimeout).WithPollInterval(time.Second),
+			kickstartFinished().WithStartupTimeout(cfg.startupTimeout).WithPollInterval(time.Second),
+		),
+	)
+
+	name := image
+	if name == "" {
+		name = standinImageName
+	}
+	fmt.Fprintf(progress, "e2e: starting %s; waiting for /api/status and %q in its log (at most %s)\n",
+		name, "KickstartRunner - Summary", cfg.startupTimeout)
+	stopProgress := reportProgress(progress, "FusionAuth to start and apply the kickstart", cfg.startupTimeout, fa.log.lastLine)
+	c, err := testcontainers.Run(ctx, image, opts...)
+	stopProgress()
+	fa.stops = append(fa.stops, func() { warnOnError(testcontainers.TerminateContainer(c), "stop FusionAuth") })
+	if err != nil {
+		return dockerProblem("start "+name, err)
+	}
+	return nil
+}
+
+// kickstartFinished waits for FusionAuth's log to report the kickstart's summary. /api/status
+// answers 200 before the kickstart has run, so it alone is not enough. When the log reports a
+// failed kickstart request the wait ends at once: FusionAuth stops the kickstart there and
+// would otherwise serve half configured until the timeout.
+func kickstartFinished() *wait.LogStrategy {
+	const failed = "Failed to execute request to"
+	return wait.ForLog(`KickstartRunner - Summary|` + failed + `[^\n]*`).Submatch(func(_ string, matches [][][]byte) error {
+		for _, m := range matches {
+			if bytes.HasPrefix(m[0], []byte(failed)) {
+				return wait.NewPermanentError(fmt.Errorf("FusionAuth's kickstart failed: %s", m[0]))
+			}
+		}
+		if len(matches) == 0 {
+			return errors.New(`no "KickstartRunner - Summary" in FusionAuth's log yet`)
+		}
+		return nil
+	})
+}
+
+// kickstartFiles lists every file of the kickstart folder (kickstart.json may include others
+// with @{file} or &{file}), to be copied to the image's kickstart folder.
+func kickstartFiles(dir string) ([]testcontainers.ContainerFile, error) {
+	var files []testcontainers.ContainerFile
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, testcontainers.ContainerFile{
+			HostFilePath:      p,
+			ContainerFilePath: path.Join(kickstartDirInContainer, filepath.ToSlash(rel)),
+			FileMode:          0o644, // readable by the image's unprivileged user
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the kickstart files: %w", err)
+	}
+	return files, nil
+}
+
+// publishOnLoopback publishes a container port on the same port of 127.0.0.1 only.
+func publishOnLoopback(port string) testcontainers.CustomizeRequestOption {
+	return testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+		if hc.PortBindings == nil {
+			hc.PortBindings = dockernetwork.PortMap{}
+		}
+		hc.PortBindings[dockernetwork.MustParsePort(port+"/tcp")] = []dockernetwork.PortBinding{
+			{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: port},
+		}
+	})
+}
+
+// startStandin runs the stand-in in this process on 127.0.0.1:9011.
+func startStandin(cfg config, fa *fusionAuth) error {
+	if err := requireFreePort(fusionAuthPort, "the FusionAuth stand-in"); err != nil {
+		return err
+	}
+	srv, err := fusionauthtest.Start("127.0.0.1:"+fusionAuthPort, fusionauthtest.Options{
+		KickstartPath: filepath.Join(cfg.kickstartDirPath, "kickstart.json"),
+		Log:           fa.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start the in-process FusionAuth stand-in: %w", err)
+	}
+	fa.standin = srv
+	fa.stops = append(fa.stops, srv.Close)
+	return nil
+}
+
+// waitForRunningFusionAuth waits until the FusionAuth at FUSIONAUTH_URL answers /api/status and
+// knows the Changebank application, which the kickstart creates: a `docker compose up` that has
+// just returned may still be starting.
+func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
+	defer cancel()
+	var last string
+	stopProgress := reportProgress(progress, "the FusionAuth at "+cfg.fusionAuthURL, cfg.startupTimeout, func() string { return last })
+	defer stopProgress()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		status, err := getStatus(ctx, client, cfg.fusionAuthURL+"/api/status", "")
+		if err == nil && status == http.StatusOK {
+			status, err = getStatus(ctx, client, cfg.fusionAuthURL+"/api/application/"+cfg.applicationID, cfg.apiKey)
+			if err == nil && status == http.StatusOK {
+				return nil
+			}
+			if err == nil && status == http.StatusUnauthorized {
+				return fmt.Errorf("FusionAuth at %s refuses the kickstart's API key (401): was it configured by this repository's kickstart? Set FUSIONAUTH_API_KEY if it uses another key", cfg.fusionAuthURL)
+			}
+		}
+		last = fmt.Sprintf("last answer: status %d, error %v", status, err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no FusionAuth with the Changebank application at %s (FUSIONAUTH_URL) within %s (%s): start it with `docker compose up -d` and wait for its kickstart", cfg.fusionAuthURL, cfg.startupTimeout, last)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func getStatus(ctx context.Context, client *http.Client, url, apiKey string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", apiKey)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// requireFreePort fails with advice when something already listens on a port the suite needs.
+func requireFreePort(port, what string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return fmt.Errorf("port %s is busy, but %s must listen on it (the kickstart's issuer and redirect URLs name localhost:9011 and localhost:5000): "+
+			"stop what listens there (`docker compose down` if it is this repository's FusionAuth), "+
+			"or, to test against a FusionAuth already running on 9011, set FUSIONAUTH_TARGET=url: %w", port, what, err)
+	}
+	return ln.Close()
+}
+
+// dockerProblem wraps a container error with the usual causes.
+func dockerProblem(what string, err error) error {
+	hint := "is the Docker engine running? Without Docker, use FUSIONAUTH_TARGET=standin"
+	if _, statErr := os.Stat("/.dockerenv"); statErr == nil && os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+		hint += "; inside a container, set TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 (and TESTCONTAINERS_RYUK_DISABLED=true if the reaper image cannot be pulled)"
+	}
+	return fmt.Errorf("%s: %w (%s)", what, err, hint)
+}
+
+func warnOnError(err error, what string) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: could not %s: %v\n", what, err)
+	}
+}
+
+// reportProgress prints, every 15 seconds until stop is called, how long the suite has been
+// waiting and the last thing it heard: FusionAuth can take minutes to start on a CI machine.
+func reportProgress(w io.Writer, what string, limit time.Duration, lastLine func() string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		start := time.Now()
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Fprintf(w, "e2e: still waiting for %s (%s of at most %s); last: %s\n",
+					what, time.Since(start).Round(time.Second), limit, lastLine())
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// lineLog collects a program's log: it is a testcontainers.LogConsumer and an io.Writer.
+type lineLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Accept implements testcontainers.LogConsumer.
+func (l *lineLog) Accept(entry testcontainers.Log) { l.Write(entry.Content) }
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *lineLog) lastLine() string {
+	lines := strings.Split(strings.TrimSpace(l.String()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// tail returns the last n lines.
+func (l *lineLog) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(l.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

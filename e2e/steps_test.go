@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// The kickstart's users. Richard is registered to Changebank; the admin is registered only to
+// FusionAuth's own admin application. Both have the development password "password".
+const (
+	richard  = "richard@example.com"
+	admin    = "admin@example.com"
+	password = "password"
+)
+
+// loginSubmit is the submit button of FusionAuth's login form, in every version's markup: from
+// 1.62 on, the form also holds a show-password button of type "button".
+const loginSubmit = chromedp.CSS(`form[action="/oauth2/authorize"] button:not([type=button])`)
+
+// The cookies of the complete application's session (with an http APP_URL; an https one adds
+// the __Host- prefix), and the short-lived one that carries a login from /login to /callback.
+const (
+	accessTokenCookie = "cb_access_token"
+	loginCookie       = "cb_login"
+)
+
+var sessionCookies = []string{"cb_access_token", "cb_refresh_token", "cb_id_token"}
+
+// on returns b for a subtest: steps then fail t, and a failure leaves t's own screenshot.
+func (b *browser) on(t *testing.T) *browser {
+	t.Helper()
+	sub := &browser{t: t, ctx: b.ctx}
+	t.Cleanup(sub.saveArtifactsIfFailed)
+	return sub
+}
+
+// openHome opens an application's home page and waits for its Login button.
+func (b *browser) openHome(baseURL string) {
+	b.t.Helper()
+	b.do("open the home page "+baseURL, chromedp.Navigate(baseURL+"/"), chromedp.WaitVisible(chromedp.ID("login")))
+}
+
+// clickLogin clicks Login on the home page and waits for FusionAuth's login form.
+func (b *browser) clickLogin() {
+	b.t.Helper()
+	b.do("click Login and see FusionAuth's login form",
+		chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.ID("loginId")))
+}
+
+// signIn types the credentials into FusionAuth's login form and submits it.
+func (b *browser) signIn(email, password string) {
+	b.t.Helper()
+	b.do("type "+email+"'s email and password into FusionAuth's login form",
+		chromedp.SendKeys(chromedp.ID("loginId"), email),
+		chromedp.SendKeys(chromedp.ID("password"), password))
+	b.submit("submit FusionAuth's login form", loginSubmit)
+}
+
+// seeAccount waits for the account page and checks it greets the user.
+func (b *browser) seeAccount(email string) {
+	b.t.Helper()
+	b.waitForPage("arrive on the account page", suite.appURL+"/account")
+	b.do("see the account page's email, balance and Make change link",
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.WaitVisible(chromedp.ID("balance")),
+		chromedp.WaitVisible(chromedp.ID("make-change-link")))
+	if got := read(b, "the email on the account page", chromedp.Text(chromedp.ID("email"))); got != email {
+		b.t.Fatalf("the account page greets %q, want %q", got, email)
+	}
+}
+
+// logIn is the whole login: home page, Login, FusionAuth's form, back on the account page.
+func (b *browser) logIn(email string) {
+	b.t.Helper()
+	b.openHome(suite.appURL)
+	b.clickLogin()
+	b.signIn(email, password)
+	b.seeAccount(email)
+}
+
+// seeHome waits for the complete application's home page, with its Login button.
+func (b *browser) seeHome(step string) {
+	b.t.Helper()
+	b.waitForPage(step, suite.appURL+"/")
+	b.do(step+": see the Login button", chromedp.WaitVisible(chromedp.ID("login")))
+}
+
+// openExpectingHome opens a page of the complete application and expects to be sent to the
+// home page, as a visitor without a session is.
+func (b *browser) openExpectingHome(path string) {
+	b.t.Helper()
+	b.do("open "+path, chromedp.Navigate(suite.appURL+path))
+	b.seeHome("be sent from " + path + " to the home page")
+}
+
+// makeChange submits an amount on the make-change page and returns the result, or the error
+// message the page shows instead.
+func (b *browser) makeChange(amount string) (result, problem string) {
+	b.t.Helper()
+	b.do("type "+amount+" into the amount field",
+		chromedp.Clear(chromedp.ID("amount")),
+		chromedp.SendKeys(chromedp.ID("amount"), amount))
+	b.submit("submit the make-change form with "+amount, chromedp.CSS("#make-change-submit"))
+	var answer struct{ Result, Problem string }
+	b.waitUntil("see the answer for "+amount, func(ctx context.Context) (bool, string, error) {
+		var err error
+		answer, err = chromedp.Run(ctx, chromedp.Evaluate[struct{ Result, Problem string }](`({
+			Result: document.querySelector("#change-result")?.innerText ?? "",
+			Problem: document.querySelector("#change-error")?.innerText ?? "",
+		})`))
+		return answer.Result != "" || answer.Problem != "", "neither #change-result nor #change-error on the page", err
+	})
+	return answer.Result, answer.Problem
+}
+
+// appCookies returns the browser's cookies for the complete application that the application
+// set (FusionAuth's cookies share the host name localhost, on another port).
+func (b *browser) appCookies() map[string]*network.Cookie {
+	b.t.Helper()
+	cookies := map[string]*network.Cookie{}
+	for _, c := range b.cookies(suite.appURL) {
+		if strings.HasPrefix(strings.TrimPrefix(c.Name, "__Host-"), "cb_") {
+			cookies[strings.TrimPrefix(c.Name, "__Host-")] = c
+		}
+	}
+	return cookies
+}
+
+// forgetAppCookies deletes the application's cookies from the browser, as if its session had
+// ended on its own, and leaves FusionAuth's cookies alone.
+func (b *browser) forgetAppCookies() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	for name, c := range b.appCookies() {
+		params := network.DeleteCookiesParams{Name: c.Name, Domain: c.Domain, Path: c.Path}
+		if _, err := chromedp.Call(ctx, network.DeleteCookies, params); err != nil {
+			b.t.Fatalf("step %q failed: %v", "delete the application's cookie "+name, err)
+		}
+	}
+}

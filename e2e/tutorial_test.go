@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The tutorial's promises, in the order a reader meets them.
+
+func TestStubHomeShowsLogin(t *testing.T) {
+	b := newBrowser(t)
+	b.openHome(suite.stubURL)
+	label := read(b, "the Login button's label", chromedp.Text(chromedp.ID("login")))
+	assert.Contains(t, strings.ToLower(label), "login", "the stub's home page has a Login button")
+}
+
+func TestLoggedOutPagesRedirectHome(t *testing.T) {
+	b := newBrowser(t)
+	b.openHome(suite.appURL)
+	for _, path := range []string{"/account", "/make-change"} {
+		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
+			b.on(t).openExpectingHome(path)
+		})
+	}
+}
+
+func TestLoginShowsAccount(t *testing.T) {
+	b := newBrowser(t)
+	b.openHome(suite.appURL)
+	b.clickLogin()
+
+	// The login form is FusionAuth's own page, reached by an authorization request that
+	// carries PKCE, state and nonce.
+	authorize, err := url.Parse(b.location())
+	require.NoError(t, err)
+	issuer, err := url.Parse(suite.fusionAuth.url)
+	require.NoError(t, err)
+	assert.Equal(t, issuer.Host, authorize.Host, "the login form is served by FusionAuth (the issuer's host)")
+	assert.Equal(t, "/oauth2/authorize", authorize.Path, "the login form is FusionAuth's authorize endpoint")
+	q := authorize.Query()
+	assert.Equal(t, suite.cfg.applicationID, q.Get("client_id"), "client_id")
+	assert.Equal(t, "code", q.Get("response_type"), "response_type")
+	assert.Equal(t, suite.appURL+"/callback", q.Get("redirect_uri"), "redirect_uri")
+	assert.Contains(t, strings.Fields(q.Get("scope")), "openid", "scope")
+	assert.Equal(t, "S256", q.Get("code_challenge_method"), "code_challenge_method")
+	assert.Len(t, q.Get("code_challenge"), 43, "code_challenge is a base64url SHA-256 (%q)", q.Get("code_challenge"))
+	assert.NotEmpty(t, q.Get("state"), "state")
+	assert.NotEmpty(t, q.Get("nonce"), "nonce")
+
+	b.signIn(richard, password)
+	b.seeAccount(richard)
+
+	// The session lives in cookies that page scripts can neither read nor send cross-site.
+	cookies := b.appCookies()
+	for _, name := range sessionCookies {
+		c, ok := cookies[name]
+		if !assert.True(t, ok, "after login the browser holds the cookie %s (it holds %v)", name, cookieNames(cookies)) {
+			continue
+		}
+		assert.True(t, c.HTTPOnly, "cookie %s is HttpOnly", name)
+		assert.Equal(t, network.CookieSameSiteLax, c.SameSite, "cookie %s SameSite", name)
+		assert.Equal(t, "/", c.Path, "cookie %s Path", name)
+	}
+	assert.NotContains(t, cookies, loginCookie, "the one-time login cookie is gone after the callback")
+	visible := read(b, "document.cookie", chromedp.Evaluate[string](`document.cookie`))
+	assert.NotContains(t, visible, "cb_", "page scripts see none of the application's cookies")
+}
+
+func TestMakeChange(t *testing.T) {
+	b := newBrowser(t)
+	b.logIn(richard)
+	b.do("follow Make change", chromedp.Click(chromedp.ID("make-change-link"), chromedp.NodeVisible),
+		chromedp.WaitVisible(chromedp.ID("make-change-form")))
+
+	for _, tc := range []struct{ amount, want string }{
+		{"0.29", "5 nickels and 4 pennies"},
+		{"0.58", "11 nickels and 3 pennies"},
+		{"1.02", "20 nickels and 2 pennies"},
+		{"0.15", "3 nickels and 0 pennies"},
+	} {
+		t.Run(tc.amount, func(t *testing.T) {
+			result, problem := b.on(t).makeChange(tc.amount)
+			assert.Empty(t, problem, "make change for %s: error message", tc.amount)
+			assert.Contains(t, result, tc.want, "make change for %s", tc.amount)
+		})
+	}
+	for _, amount := range []string{"two dollars", "-1"} {
+		t.Run(amount, func(t *testing.T) {
+			result, problem := b.on(t).makeChange(amount)
+			assert.Empty(t, result, "make change for %q: no result", amount)
+			assert.NotEmpty(t, problem, "make change for %q: the page explains the problem", amount)
+		})
+	}
+}
+
+func TestLogoutEndsSession(t *testing.T) {
+	b := newBrowser(t)
+	b.logIn(richard)
+
+	// The control: FusionAuth remembers richard, so while its session lasts, Login returns
+	// straight to the account page without the form. Without it, seeing the form after
+	// logout would prove nothing.
+	b.forgetAppCookies()
+	b.openHome(suite.appURL)
+	b.do("click Login", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.seeAccount(richard)
+
+	b.do("click Logout", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
+	b.seeHome("come back from FusionAuth's logout to the home page")
+
+	assert.Empty(t, cookieNames(b.appCookies()), "after logout the browser holds none of the application's cookies")
+	b.openExpectingHome("/account")
+	b.clickLogin() // FusionAuth's form again: its session is over too
+}
+
+func TestWrongPasswordShowsError(t *testing.T) {
+	b := newBrowser(t)
+	b.openHome(suite.appURL)
+	b.clickLogin()
+	b.signIn(richard, "not-the-password")
+
+	b.waitUntil("see FusionAuth's error message", func(ctx context.Context) (bool, string, error) {
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		return strings.Contains(text, "Invalid login credentials."), "the page says: " + shorten(text), err
+	})
+	b.do("still see FusionAuth's login form", chromedp.WaitVisible(chromedp.ID("loginId")))
+	assertNoSession(t, b)
+	b.openExpectingHome("/account")
+}
+
+func TestUnregisteredUserNeverReachesAccount(t *testing.T) {
+	b := newBrowser(t)
+	b.openHome(suite.appURL)
+	b.clickLogin()
+	b.signIn(admin, password) // right password, but not registered to Changebank
+
+	// FusionAuth answers with its own page rather than a redirect; give a wrong redirect a
+	// moment to happen before looking.
+	time.Sleep(500 * time.Millisecond)
+	assert.NotEqual(t, suite.appURL+"/account", withoutQuery(b.location()), "the admin is not on the account page")
+	assertNoSession(t, b)
+	b.openExpectingHome("/account")
+}
+
+func TestExpiredAccessTokenIsRefreshed(t *testing.T) {
+	const lifetime = 2 * time.Second
+	setAccessTokenLifetime(t, int(lifetime.Seconds()))
+
+	b := newBrowser(t)
+	b.logIn(richard)
+	before := b.appCookies()[accessTokenCookie]
+	require.NotNil(t, before, "after login the browser holds %s", accessTokenCookie)
+	if suite.fusionAuth.standin != nil {
+		suite.fusionAuth.standin.ResetRequests()
+	}
+
+	time.Sleep(lifetime + time.Second) // the access token expires
+	b.do("reload the account page", chromedp.Navigate(suite.appURL+"/account"))
+	b.seeAccount(richard) // no detour through FusionAuth's login form
+
+	after := b.appCookies()[accessTokenCookie]
+	require.NotNil(t, after, "after the refresh the browser holds %s", accessTokenCookie)
+	assert.NotEqual(t, before.Value, after.Value, "the application replaced the expired access token")
+	if srv := suite.fusionAuth.standin; srv != nil {
+		refreshed := false
+		for _, r := range srv.Requests() {
+			refreshed = refreshed || (r.Path == "/oauth2/token" && r.Form.Get("grant_type") == "refresh_token")
+		}
+		assert.True(t, refreshed, "the application used its refresh token at FusionAuth's token endpoint")
+	}
+}
+
+// assertNoSession checks that the browser holds no session cookie of the application.
+func assertNoSession(t *testing.T, b *browser) {
+	t.Helper()
+	cookies := b.appCookies()
+	for _, name := range sessionCookies {
+		assert.NotContains(t, cookies, name, "no session cookie %s", name)
+	}
+}
+
+func cookieNames(cookies map[string]*network.Cookie) []string {
+	var names []string
+	for name := range cookies {
+		names = append(names, name)
+	}
+	return names
+}
+
+func shorten(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
