@@ -1,0 +1,474 @@
+package fusionauthtest_test
+
+// Tests of the stand-in's own hooks (clock, faults, key rotation, request
+// recording). A real FusionAuth has none of them, so these skip when
+// FUSIONAUTH_URL is set.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"changebank/e2e/fusionauthtest"
+)
+
+// flowResult is everything a relying party sees in one login.
+type flowResult struct {
+	req      loginRequest
+	callback url.Values
+	// tokenStatus and tokenBody are the raw token response, so that faults x/oauth2
+	// would hide (an "error" in a 200) stay visible.
+	tokenStatus int
+	tokenBody   map[string]any
+	idToken     string
+	header      map[string]any // the ID token's JOSE header, unverified
+	claims      map[string]any // the ID token's claims, unverified
+	verifyErr   error          // go-oidc's verdict on the ID token
+}
+
+// runFlow logs in and exchanges the code with a plain form POST.
+func runFlow(t *testing.T, c client) flowResult {
+	t.Helper()
+	ctx := testContext(t)
+	b := newBrowser(t)
+	res := flowResult{req: newLoginRequest()}
+	p := b.login(t, c.tg, c.authorizeURL(res.req), c.tg.User, c.tg.Password)
+	res.callback = callback(t, c.tg, p)
+	if res.callback.Get("code") == "" {
+		return res
+	}
+
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {res.callback.Get("code")},
+		"redirect_uri":  {c.tg.RedirectURL},
+		"code_verifier": {res.req.Verifier},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.config.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(c.tg.ClientID, c.tg.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	res.tokenStatus = resp.StatusCode
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&res.tokenBody))
+
+	res.idToken, _ = res.tokenBody["id_token"].(string)
+	if res.idToken != "" {
+		res.header, res.claims = unverifiedParts(t, res.idToken)
+		_, res.verifyErr = c.verifier.Verify(ctx, res.idToken)
+	}
+	return res
+}
+
+// unverifiedParts decodes a compact JWT's header and claims without checking
+// anything, to look at what a fault did.
+func unverifiedParts(t *testing.T, token string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	require.Len(t, parts, 3, "compact JWT")
+	for i, into := range []*map[string]any{&header, &claims} {
+		data, err := base64.RawURLEncoding.DecodeString(parts[i])
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, into))
+	}
+	return header, claims
+}
+
+func TestFaults(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+
+	tests := []struct {
+		fault fusionauthtest.Fault
+		check func(t *testing.T, r flowResult)
+	}{
+		{fusionauthtest.FaultIDTokenWrongIssuer, func(t *testing.T, r flowResult) {
+			assert.NotEqual(t, tg.URL, r.claims["iss"])
+			assert.ErrorContains(t, r.verifyErr, "different provider")
+		}},
+		{fusionauthtest.FaultIDTokenMissingIssuer, func(t *testing.T, r flowResult) {
+			assert.NotContains(t, r.claims, "iss")
+			assert.Error(t, r.verifyErr)
+		}},
+		{fusionauthtest.FaultIDTokenWrongAudience, func(t *testing.T, r flowResult) {
+			assert.NotEqual(t, tg.ClientID, r.claims["aud"])
+			assert.ErrorContains(t, r.verifyErr, "audience")
+		}},
+		{fusionauthtest.FaultIDTokenExtraAudience, func(t *testing.T, r flowResult) {
+			aud, _ := r.claims["aud"].([]any)
+			assert.Len(t, aud, 2, "aud lists an untrusted client too")
+			assert.Contains(t, aud, tg.ClientID)
+			assert.NoError(t, r.verifyErr, "go-oidc accepts it: the application must check")
+		}},
+		{fusionauthtest.FaultIDTokenMissingAudience, func(t *testing.T, r flowResult) {
+			assert.NotContains(t, r.claims, "aud")
+			assert.Error(t, r.verifyErr)
+		}},
+		{fusionauthtest.FaultIDTokenWrongAuthorizedParty, func(t *testing.T, r flowResult) {
+			assert.NotEmpty(t, r.claims["azp"])
+			assert.NotEqual(t, tg.ClientID, r.claims["azp"])
+			assert.NoError(t, r.verifyErr, "go-oidc ignores azp: the application must check")
+		}},
+		{fusionauthtest.FaultIDTokenMissingSubject, func(t *testing.T, r flowResult) {
+			assert.NotContains(t, r.claims, "sub")
+			assert.NoError(t, r.verifyErr, "go-oidc does not require sub: the application must")
+		}},
+		{fusionauthtest.FaultIDTokenMissingIssuedAt, func(t *testing.T, r flowResult) {
+			assert.NotContains(t, r.claims, "iat")
+			assert.NoError(t, r.verifyErr, "go-oidc does not check iat: the application must")
+		}},
+		{fusionauthtest.FaultIDTokenIssuedLongAgo, func(t *testing.T, r flowResult) {
+			iat, _ := r.claims["iat"].(float64)
+			assert.Less(t, iat, float64(time.Now().Add(-6*24*time.Hour).Unix()))
+			assert.NoError(t, r.verifyErr)
+		}},
+		{fusionauthtest.FaultIDTokenIssuedInFuture, func(t *testing.T, r flowResult) {
+			iat, _ := r.claims["iat"].(float64)
+			assert.Greater(t, iat, float64(time.Now().Add(30*time.Minute).Unix()))
+			assert.NoError(t, r.verifyErr)
+		}},
+		{fusionauthtest.FaultIDTokenExpired, func(t *testing.T, r flowResult) {
+			assert.ErrorContains(t, r.verifyErr, "expired")
+		}},
+		{fusionauthtest.FaultIDTokenMissingExpiry, func(t *testing.T, r flowResult) {
+			assert.NotContains(t, r.claims, "exp")
+		}},
+		{fusionauthtest.FaultIDTokenWrongNonce, func(t *testing.T, r flowResult) {
+			assert.NotEqual(t, r.req.Nonce, r.claims["nonce"])
+			assert.NotEmpty(t, r.claims["nonce"])
+			assert.NoError(t, r.verifyErr, "go-oidc does not check the nonce: the application must")
+		}},
+		{fusionauthtest.FaultIDTokenMissingNonce, func(t *testing.T, r flowResult) {
+			assert.NotContains(t, r.claims, "nonce")
+		}},
+		{fusionauthtest.FaultIDTokenBadSignature, func(t *testing.T, r flowResult) {
+			assert.Equal(t, "RS256", r.header["alg"])
+			assert.ErrorContains(t, r.verifyErr, "signature")
+		}},
+		{fusionauthtest.FaultIDTokenAlgNone, func(t *testing.T, r flowResult) {
+			assert.Equal(t, "none", r.header["alg"])
+			assert.True(t, strings.HasSuffix(r.idToken, "."), "empty signature")
+			assert.Error(t, r.verifyErr)
+		}},
+		{fusionauthtest.FaultIDTokenHS256ClientSecret, func(t *testing.T, r flowResult) {
+			assert.Equal(t, "HS256", r.header["alg"])
+			assert.Error(t, r.verifyErr)
+			tok, err := jwt.ParseSigned(r.idToken, []jose.SignatureAlgorithm{jose.HS256})
+			require.NoError(t, err)
+			var claims map[string]any
+			assert.NoError(t, tok.Claims([]byte(tg.ClientSecret), &claims), "signed with the client secret")
+		}},
+		{fusionauthtest.FaultIDTokenUnknownKey, func(t *testing.T, r flowResult) {
+			assert.NotEmpty(t, r.header["kid"])
+			assert.Error(t, r.verifyErr)
+		}},
+		{fusionauthtest.FaultTokenResponseError, func(t *testing.T, r flowResult) {
+			assert.Equal(t, http.StatusOK, r.tokenStatus)
+			assert.Equal(t, "server_error", r.tokenBody["error"])
+			assert.NotContains(t, r.tokenBody, "access_token")
+		}},
+		{fusionauthtest.FaultTokenResponseNoIDToken, func(t *testing.T, r flowResult) {
+			assert.Equal(t, http.StatusOK, r.tokenStatus)
+			assert.NotContains(t, r.tokenBody, "id_token")
+			assert.Contains(t, r.tokenBody, "access_token")
+		}},
+		{fusionauthtest.FaultTokenResponseDPoP, func(t *testing.T, r flowResult) {
+			assert.Equal(t, "DPoP", r.tokenBody["token_type"])
+		}},
+		{fusionauthtest.FaultCallbackAlteredState, func(t *testing.T, r flowResult) {
+			assert.NotEqual(t, r.req.State, r.callback.Get("state"))
+			assert.NotEmpty(t, r.callback.Get("code"))
+		}},
+		{fusionauthtest.FaultCallbackWrongIssuer, func(t *testing.T, r flowResult) {
+			assert.NotEqual(t, tg.URL, r.callback.Get("iss"))
+			assert.NotEmpty(t, r.callback.Get("code"))
+		}},
+		{fusionauthtest.FaultCallbackError, func(t *testing.T, r flowResult) {
+			assert.Equal(t, "access_denied", r.callback.Get("error"))
+			assert.Contains(t, r.callback.Get("error_description"), "<script>")
+			assert.Equal(t, r.req.State, r.callback.Get("state"))
+			assert.Empty(t, r.callback.Get("code"))
+		}},
+	}
+
+	t.Run("positive control", func(t *testing.T) {
+		r := runFlow(t, c)
+		require.NoError(t, r.verifyErr)
+		assert.Equal(t, r.req.Nonce, r.claims["nonce"])
+		assert.Equal(t, r.req.State, r.callback.Get("state"))
+		assert.Equal(t, tg.URL, r.callback.Get("iss"))
+		assert.Equal(t, "Bearer", r.tokenBody["token_type"])
+	})
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			tg.Stub.InjectFault(tt.fault)
+			defer tg.Stub.ClearFaults()
+			tt.check(t, runFlow(t, c))
+		})
+	}
+	t.Run("cleared", func(t *testing.T) {
+		require.NoError(t, runFlow(t, c).verifyErr, "ClearFaults restores a correct IdP")
+	})
+}
+
+func TestRefreshFaults(t *testing.T) {
+	tg := stub(t)
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+
+	tests := []struct {
+		fault fusionauthtest.Fault
+		claim string
+	}{
+		{fusionauthtest.FaultRefreshIDTokenWrongIssuer, "iss"},
+		{fusionauthtest.FaultRefreshIDTokenWrongSubject, "sub"},
+		{fusionauthtest.FaultRefreshIDTokenWrongAudience, "aud"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			code, req := logIn(t, c, newBrowser(t))
+			token, err := c.config.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
+			require.NoError(t, err)
+			_, first := unverifiedParts(t, token.Extra("id_token").(string))
+
+			tg.Stub.InjectFault(tt.fault)
+			defer tg.Stub.ClearFaults()
+			refreshed, err := c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
+			require.NoError(t, err)
+			_, second := unverifiedParts(t, refreshed.Extra("id_token").(string))
+			assert.NotEqual(t, first[tt.claim], second[tt.claim], "refreshed ID token's %s", tt.claim)
+		})
+	}
+}
+
+func TestTokenEndpointHangsUntilTheClientGivesUp(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	code, req := logIn(t, c, newBrowser(t))
+	tg.Stub.InjectFault(fusionauthtest.FaultTokenEndpointHangs)
+
+	ctx, cancel := context.WithTimeout(testContext(t), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.config.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, context.DeadlineExceeded), "want a deadline error, got %v", err)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestExpiredCodeIsRefused(t *testing.T) {
+	tests := []struct {
+		wait      time.Duration
+		wantError string
+	}{
+		{wait: 29 * time.Second},
+		{wait: 31 * time.Second, wantError: "invalid_grant"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.wait.String(), func(t *testing.T) {
+			tg := stub(t)
+			ctx := testContext(t)
+			c := newClient(t, ctx, tg)
+			code, req := logIn(t, c, newBrowser(t))
+			tg.Stub.Advance(tt.wait)
+			_, err := c.config.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
+			if tt.wantError == "" {
+				require.NoError(t, err, "a code %s old still works", tt.wait)
+				return
+			}
+			te := asTokenError(t, err)
+			assert.Equal(t, http.StatusBadRequest, te.Status)
+			assert.Equal(t, tt.wantError, te.Error)
+			assert.Equal(t, "auth_code_not_found", te.Reason)
+		})
+	}
+}
+
+// TestShortLivedAccessTokenIsRefreshed shortens the lifetime through the admin
+// API, as a test would against FusionAuth, and moves the clock past it.
+func TestShortLivedAccessTokenIsRefreshed(t *testing.T) {
+	tg := stub(t)
+	ctx := testContext(t)
+	status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+		"application": map[string]any{"jwtConfiguration": map[string]any{
+			"timeToLiveInSeconds": 60, "refreshTokenTimeToLiveInMinutes": 10,
+		}},
+	})
+	require.Equal(t, http.StatusOK, status)
+	c := newClient(t, ctx, tg)
+
+	code, req := logIn(t, c, newBrowser(t))
+	token, err := c.config.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
+	require.NoError(t, err)
+	assert.InDelta(t, 60, time.Until(token.Expiry).Seconds(), 5, "expires_in follows the PATCH")
+
+	userinfo := func(tok *oauth2.Token) int {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.URL+"/oauth2/userinfo", nil)
+		require.NoError(t, err)
+		r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(r)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusOK, userinfo(token))
+	tg.Stub.Advance(61 * time.Second)
+	assert.Equal(t, http.StatusUnauthorized, userinfo(token), "the access token has expired")
+
+	refreshed, err := c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, userinfo(refreshed))
+
+	tg.Stub.Advance(10 * time.Minute)
+	_, err = c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
+	te := asTokenError(t, err)
+	assert.Equal(t, "invalid_grant", te.Error, "the refresh token has expired")
+}
+
+func TestRotatedKeyIsPublished(t *testing.T) {
+	tg := stub(t)
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+
+	first := runFlow(t, c)
+	require.NoError(t, first.verifyErr)
+	newKID, err := tg.Stub.RotateKey()
+	require.NoError(t, err)
+
+	tg.Stub.ResetRequests()
+	second := runFlow(t, c)
+	assert.Equal(t, newKID, second.header["kid"])
+	assert.NotEqual(t, first.header["kid"], second.header["kid"])
+	require.NoError(t, second.verifyErr, "go-oidc refetches JWKS for the new kid")
+	assert.Equal(t, 1, countRequests(tg.Stub.Requests(), http.MethodGet, "/.well-known/jwks.json"), "one JWKS refetch")
+}
+
+func countRequests(requests []fusionauthtest.Request, method, path string) int {
+	n := 0
+	for _, r := range requests {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRequestsAreRecorded(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	r := runFlow(t, c)
+	require.NoError(t, r.verifyErr)
+
+	var token *fusionauthtest.Request
+	for _, rec := range tg.Stub.Requests() {
+		if rec.Method == http.MethodPost && rec.Path == "/oauth2/token" {
+			token = &rec
+		}
+	}
+	require.NotNil(t, token, "the token request is recorded")
+	assert.Equal(t, "authorization_code", token.Form.Get("grant_type"))
+	assert.Equal(t, r.req.Verifier, token.Form.Get("code_verifier"))
+	assert.True(t, strings.HasPrefix(token.Header.Get("Authorization"), "Basic "))
+	assert.Equal(t, 1, countRequests(tg.Stub.Requests(), http.MethodGet, "/oauth2/authorize"))
+
+	tg.Stub.ResetRequests()
+	assert.Empty(t, tg.Stub.Requests())
+}
+
+func TestAuthorizeErrorsGoBackToTheApplication(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	tests := []struct {
+		name       string
+		params     func(q url.Values)
+		wantError  string
+		wantReason string
+	}{
+		{"PKCE is required", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request", "missing_code_challenge"},
+		{"plain PKCE", func(q url.Values) { q.Set("code_challenge_method", "plain") }, "invalid_request", "invalid_pkce_code_challenge_method"},
+		{"unknown scope", func(q url.Values) { q.Set("scope", "openid admin") }, "invalid_scope", "invalid_scope"},
+		{"implicit flow", func(q url.Values) { q.Set("response_type", "token") }, "unsupported_response_type", "invalid_response_type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(c.authorizeURL(loginRequest{State: "s", Nonce: "n", Verifier: oauth2.GenerateVerifier()}))
+			require.NoError(t, err)
+			q := u.Query()
+			tt.params(q)
+			u.RawQuery = q.Encode()
+			cb := callback(t, tg, newBrowser(t).get(t, u.String()))
+			assert.Equal(t, tt.wantError, cb.Get("error"))
+			assert.Equal(t, tt.wantReason, cb.Get("error_reason"))
+			assert.NotEmpty(t, cb.Get("error_description"))
+			assert.Equal(t, "s", cb.Get("state"))
+		})
+	}
+}
+
+func TestLogoutRedirectOnly(t *testing.T) {
+	tg := stub(t)
+	status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+		"application": map[string]any{"oauthConfiguration": map[string]any{"logoutBehavior": "RedirectOnly"}},
+	})
+	require.Equal(t, http.StatusOK, status)
+	p := newBrowser(t).get(t, tg.URL+"/oauth2/logout?"+url.Values{
+		"client_id": {tg.ClientID}, "post_logout_redirect_uri": {tg.LogoutURL}, "state": {"x y"},
+	}.Encode())
+	assert.Equal(t, http.StatusFound, p.Status)
+	assert.Equal(t, tg.LogoutURL+"?state=x+y", p.Location)
+}
+
+func TestDiscoveryFollowsForwardedHeaders(t *testing.T) {
+	tg := stub(t)
+	req := httptest.NewRequest(http.MethodGet, "/.well-known/openid-configuration", nil)
+	req.Host = "internal:9011"
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Host", "login.example.com")
+	rec := httptest.NewRecorder()
+	tg.Stub.ServeHTTP(rec, req)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
+	assert.Equal(t, "https://login.example.com/oauth2/token", doc["token_endpoint"])
+	assert.Equal(t, tg.URL, doc["issuer"], "the issuer is the tenant's, not the request's")
+}
+
+func TestStartServesUntilClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a listener")
+	}
+	s, err := fusionauthtest.Start("127.0.0.1:0", fusionauthtest.Options{KickstartPath: projectKickstart})
+	require.NoError(t, err)
+	resp, err := http.Get(s.URL() + "/api/status")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "http://localhost:9011", s.Issuer(), "Start keeps the kickstart's issuer")
+	s.Close()
+	_, err = http.Get(s.URL() + "/api/status")
+	assert.Error(t, err, "closed")
+}
+
+func TestAllFaultsHaveNames(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range fusionauthtest.AllFaults() {
+		name := f.String()
+		assert.True(t, strings.HasPrefix(name, "Fault") && name != "Fault(unknown)", "fault %d has a name", f)
+		assert.False(t, seen[name], "duplicate %s", name)
+		seen[name] = true
+	}
+}
