@@ -241,3 +241,7 @@ func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authentic
 	t.Cleanup(srv.Close)
 	return srv, auth
 }
+
+func newDiscardLogger() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
+}

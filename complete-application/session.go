@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -72,25 +71,30 @@ func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (ses
 		return session{}, err
 	}
 
+	// Without an access token cookie (say the browser dropped it), the
+	// refresh token can still get a new one.
+	if !a.cookies.has(r, accessTokenCookie) {
+		return a.refreshSession(w, r, p, id)
+	}
 	accessToken, err := a.cookies.get(r, accessTokenCookie)
 	if err == nil {
 		_, err = a.verifyAccessToken(r.Context(), p, string(accessToken), id.Subject)
-		if err == nil {
-			return session{Subject: id.Subject, Email: id.Email}, nil
-		}
-		var expired *oidc.TokenExpiredError
-		if !errors.As(err, &expired) {
-			var fetchErr *url.Error
-			if errors.As(err, &fetchErr) {
-				// The token may be fine: FusionAuth's keys could not be fetched.
-				return session{}, errors.Join(errProviderUnavailable, err)
-			}
-			a.logger.Info("discarding a session with an invalid access token", "err", err)
-			a.clearSession(w)
-			return session{}, errLoggedOut
-		}
 	}
-	return a.refreshSession(w, r, p, id)
+	var expired *oidc.TokenExpiredError
+	switch {
+	case err == nil:
+		return session{Subject: id.Subject, Email: id.Email}, nil
+	case errors.As(err, &expired):
+		return a.refreshSession(w, r, p, id)
+	default:
+		// Once FusionAuth's keys are cached, an outage does not touch
+		// logged-in users. go-oidc reports a failed key fetch like a bad
+		// signature, though, so a token that needs a fetch during an
+		// outage (the first one after a key rotation) logs its user out.
+		a.logger.Info("discarding a session with an invalid access token", "err", err)
+		a.clearSession(w)
+		return session{}, errLoggedOut
+	}
 }
 
 // refreshSession gets new tokens with the refresh token, verifies them as

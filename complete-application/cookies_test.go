@@ -1,0 +1,68 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCookieJarSealsAndOpens(t *testing.T) {
+	jar, err := newCookieJar([]byte(testSecretKey), false)
+	require.NoError(t, err)
+	replica, err := newCookieJar([]byte(testSecretKey), false)
+	require.NoError(t, err)
+	stranger, err := newCookieJar([]byte("some-other-secret-key-of-32-characters"), false)
+	require.NoError(t, err)
+
+	sealed := jar.seal(accessTokenCookie, []byte("token"))
+	assert.NotContains(t, sealed, "token", "sealed values are encrypted")
+	assert.NotEqual(t, sealed, jar.seal(accessTokenCookie, []byte("token")), "each seal uses a fresh nonce")
+
+	got, err := replica.open(accessTokenCookie, sealed)
+	require.NoError(t, err, "a replica with the same key opens it")
+	assert.Equal(t, "token", string(got))
+
+	_, err = stranger.open(accessTokenCookie, sealed)
+	assert.Error(t, err, "another key does not open it")
+	_, err = jar.open(refreshTokenCookie, sealed)
+	assert.Error(t, err, "it does not open under another cookie's name")
+	_, err = jar.open(accessTokenCookie, sealed[:len(sealed)-2])
+	assert.Error(t, err, "a truncated value does not open")
+	_, err = jar.open(accessTokenCookie, "")
+	assert.Error(t, err, "an empty value does not open")
+}
+
+func TestCookieJarRefusesOversizedCookies(t *testing.T) {
+	jar, err := newCookieJar([]byte(testSecretKey), false)
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	err = jar.set(rec, accessTokenCookie, []byte(strings.Repeat("x", 3500)), 0)
+	assert.ErrorIs(t, err, errCookieTooLarge)
+	assert.Empty(t, rec.Result().Cookies(), "nothing is set")
+
+	rec = httptest.NewRecorder()
+	require.NoError(t, jar.set(rec, accessTokenCookie, []byte(strings.Repeat("x", 2000)), 0))
+	assert.Len(t, rec.Result().Cookies(), 1)
+}
+
+func TestCookieJarClearMatchesAttributes(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		jar, err := newCookieJar([]byte(testSecretKey), secure)
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		jar.clear(rec, loginCookie)
+		cookies := rec.Result().Cookies()
+		require.Len(t, cookies, 1)
+		c := cookies[0]
+		assert.Equal(t, jar.name(loginCookie), c.Name)
+		assert.Equal(t, -1, c.MaxAge)
+		assert.Equal(t, "/", c.Path)
+		assert.Equal(t, secure, c.Secure)
+		assert.True(t, c.HttpOnly)
+		assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
+	}
+}
