@@ -45,7 +45,7 @@ type target struct {
 	Stub *fusionauthtest.Server
 }
 
-func newTarget(t *testing.T) target {
+func newTarget(t testing.TB) target {
 	t.Helper()
 	ks, err := fusionauthtest.LoadKickstart(projectKickstart, nil)
 	require.NoError(t, err, "load the project's kickstart")
@@ -73,7 +73,7 @@ func newTarget(t *testing.T) target {
 }
 
 // stub returns the stand-in, skipping the test against a real FusionAuth.
-func stub(t *testing.T) target {
+func stub(t testing.TB) target {
 	t.Helper()
 	if os.Getenv("FUSIONAUTH_URL") != "" {
 		t.Skip("needs the stand-in's clock or fault injection; a real FusionAuth (FUSIONAUTH_URL) has neither")
@@ -81,7 +81,7 @@ func stub(t *testing.T) target {
 	return newTarget(t)
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -96,7 +96,7 @@ type client struct {
 	verifier *oidc.IDTokenVerifier
 }
 
-func newClient(t *testing.T, ctx context.Context, tg target) client {
+func newClient(t testing.TB, ctx context.Context, tg target) client {
 	t.Helper()
 	provider, err := oidc.NewProvider(ctx, tg.URL)
 	require.NoError(t, err, "discovery at %s", tg.URL)
@@ -136,7 +136,7 @@ type browser struct {
 	http *http.Client
 }
 
-func newBrowser(t *testing.T) browser {
+func newBrowser(t testing.TB) browser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
@@ -157,7 +157,7 @@ type page struct {
 	Header   http.Header
 }
 
-func (b browser) do(t *testing.T, req *http.Request) page {
+func (b browser) do(t testing.TB, req *http.Request) page {
 	t.Helper()
 	resp, err := b.http.Do(req)
 	require.NoError(t, err, "%s %s", req.Method, req.URL)
@@ -167,14 +167,14 @@ func (b browser) do(t *testing.T, req *http.Request) page {
 	return page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(body), Header: resp.Header}
 }
 
-func (b browser) get(t *testing.T, rawURL string) page {
+func (b browser) get(t testing.TB, rawURL string) page {
 	t.Helper()
 	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, rawURL, nil)
 	require.NoError(t, err)
 	return b.do(t, req)
 }
 
-func (b browser) postForm(t *testing.T, rawURL string, form url.Values) page {
+func (b browser) postForm(t testing.TB, rawURL string, form url.Values) page {
 	t.Helper()
 	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, rawURL, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
@@ -184,7 +184,7 @@ func (b browser) postForm(t *testing.T, rawURL string, form url.Values) page {
 
 // login opens the login page and submits it like a browser: every field the
 // form holds, plus the credentials. It returns the answer to the POST.
-func (b browser) login(t *testing.T, tg target, authorizeURL, loginID, password string) page {
+func (b browser) login(t testing.TB, tg target, authorizeURL, loginID, password string) page {
 	t.Helper()
 	loginPage := b.get(t, authorizeURL)
 	require.Equal(t, http.StatusOK, loginPage.Status, "GET the login page: %s", loginPage.Body)
@@ -201,7 +201,7 @@ var (
 )
 
 // loginForm returns the values a browser would submit from the login form.
-func loginForm(t *testing.T, body string) url.Values {
+func loginForm(t testing.TB, body string) url.Values {
 	t.Helper()
 	m := loginFormPattern.FindStringSubmatch(body)
 	require.NotNil(t, m, "no form with action=/oauth2/authorize in the page:\n%s", body)
@@ -237,7 +237,7 @@ func inputAttributes(tag string) map[string]string {
 }
 
 // callback checks that p redirects to the application and returns its query.
-func callback(t *testing.T, tg target, p page) url.Values {
+func callback(t testing.TB, tg target, p page) url.Values {
 	t.Helper()
 	require.Equal(t, http.StatusFound, p.Status, "want a redirect to the application; body:\n%s", p.Body)
 	loc, err := url.Parse(p.Location)
@@ -247,7 +247,7 @@ func callback(t *testing.T, tg target, p page) url.Values {
 }
 
 // logIn runs a whole login and returns the code and the request it answers.
-func logIn(t *testing.T, c client, b browser) (code string, req loginRequest) {
+func logIn(t testing.TB, c client, b browser) (code string, req loginRequest) {
 	t.Helper()
 	req = newLoginRequest()
 	q := callback(t, c.tg, b.login(t, c.tg, c.authorizeURL(req), c.tg.User, c.tg.Password))
@@ -265,7 +265,7 @@ type tokenError struct {
 }
 
 // asTokenError unpacks the token endpoint's refusal from an x/oauth2 error.
-func asTokenError(t *testing.T, err error) tokenError {
+func asTokenError(t testing.TB, err error) tokenError {
 	t.Helper()
 	var re *oauth2.RetrieveError
 	require.True(t, errors.As(err, &re), "want *oauth2.RetrieveError, got %T: %v", err, err)
@@ -275,7 +275,7 @@ func asTokenError(t *testing.T, err error) tokenError {
 }
 
 // adminRequest calls the admin API with the target's API key.
-func adminRequest(t *testing.T, tg target, method, path string, body any) (int, map[string]any) {
+func adminRequest(t testing.TB, tg target, method, path string, body any) (int, map[string]any) {
 	t.Helper()
 	var reader io.Reader
 	if body != nil {
@@ -302,7 +302,7 @@ func adminRequest(t *testing.T, tg target, method, path string, body any) (int, 
 }
 
 // tokenClaims decodes an ID token's or access token's claims, after verification.
-func tokenClaims(t *testing.T, tok *oidc.IDToken) map[string]any {
+func tokenClaims(t testing.TB, tok *oidc.IDToken) map[string]any {
 	t.Helper()
 	var c map[string]any
 	require.NoError(t, tok.Claims(&c))
