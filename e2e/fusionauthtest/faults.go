@@ -32,7 +32,7 @@ const (
 	FaultTokenResponseError     Fault = iota + 100 // 200 OK with {"error":"server_error",…}
 	FaultTokenResponseNoIDToken                    // no id_token
 	FaultTokenResponseDPoP                         // token_type "DPoP"
-	FaultTokenEndpointHangs                        // no answer until the client gives up or Close
+	FaultTokenEndpointHangs                        // authorization_code grant: no answer until the client gives up or Close
 )
 
 // Faults on the redirect back to the application after login (or SSO).

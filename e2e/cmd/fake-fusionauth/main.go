@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log:           stdout,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (FUSIONAUTH_APP_KICKSTART_FILE names the kickstart file)", err)
 	}
 	defer server.Close()
 
