@@ -8,7 +8,7 @@ package changebank_test
 //	```diff file=routes.go      edit this file: ' ' context, '-' removed, '+' added lines;
 //	                            a line starting with @@ starts a new hunk
 //
-// Every such block must be introduced by a line that names its file in backticks, so a reader
+// Every such block must follow a paragraph that names its file in backticks, so a reader
 // always knows where the code goes. Starting from stub-application/ and applying the file= and
 // diff blocks in order must give complete-application/ exactly. Test files (*_test.go) are not
 // part of the tutorial's steps; the tutorial says so in its own words.
@@ -207,10 +207,11 @@ func checkTutorial(md []byte, stub, complete map[string][]byte) []string {
 // parseTutorial finds the fenced blocks whose info string names a file.
 func parseTutorial(md []byte) ([]tutorialBlock, error) {
 	var (
-		blocks   []tutorialBlock
-		current  *tutorialBlock
-		body     strings.Builder
-		previous string // the last non-blank line before a fence
+		blocks    []tutorialBlock
+		current   *tutorialBlock
+		body      strings.Builder
+		paragraph strings.Builder // the last paragraph before a fence
+		blank     bool            // whether the previous line was blank
 	)
 	scanner := bufio.NewScanner(bytes.NewReader(md))
 	scanner.Buffer(make([]byte, 0, 64*1024), 1024*1024)
@@ -224,8 +225,8 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 			if err != nil {
 				return nil, err
 			}
-			if named && !strings.Contains(previous, "`"+b.file+"`") {
-				return nil, fmt.Errorf("quickstart.md:%d: the line before a %s= block must name `%s`", n, b.kind, b.file)
+			if named && !strings.Contains(paragraph.String(), "`"+b.file+"`") {
+				return nil, fmt.Errorf("quickstart.md:%d: the paragraph before a %s= block must name `%s`", n, b.kind, b.file)
 			}
 			current = &b
 			body.Reset()
@@ -235,12 +236,19 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 				blocks = append(blocks, *current)
 			}
 			current = nil
-			previous = ""
+			paragraph.Reset()
 		case current != nil:
 			body.WriteString(line)
 			body.WriteByte('\n')
-		case strings.TrimSpace(line) != "":
-			previous = line
+		case strings.TrimSpace(line) == "":
+			blank = true
+		default:
+			if blank {
+				paragraph.Reset()
+				blank = false
+			}
+			paragraph.WriteString(line)
+			paragraph.WriteByte('\n')
 		}
 	}
 	if err := scanner.Err(); err != nil {
