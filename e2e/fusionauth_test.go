@@ -92,7 +92,7 @@ const kickstartDirInContainer = "/usr/local/fusionauth/kickstart"
 
 // startFusionAuthImage starts PostgreSQL and the real FusionAuth on a private network.
 func startFusionAuthImage(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer) error {
-	if err := requireFreePort(fusionAuthPort, "FusionAuth"); err != nil {
+	if err := requireFreeFusionAuthPort("FusionAuth"); err != nil {
 		return err
 	}
 	nw, err := network.New(ctx)
@@ -129,7 +129,7 @@ const standinImageName = "changebank/fake-fusionauth:dev"
 // needs no database. Unless FUSIONAUTH_STANDIN_IMAGE names an image that is already built, it
 // compiles the static binary and builds the image from e2e/cmd/fake-fusionauth/Dockerfile.
 func startStandinImage(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer) error {
-	if err := requireFreePort(fusionAuthPort, "the FusionAuth stand-in"); err != nil {
+	if err := requireFreeFusionAuthPort("the FusionAuth stand-in"); err != nil {
 		return err
 	}
 	image := cfg.standinImage
@@ -284,7 +284,7 @@ func publishOnLoopback(port string) testcontainers.CustomizeRequestOption {
 
 // startStandin runs the stand-in in this process on 127.0.0.1:9011.
 func startStandin(cfg config, fa *fusionAuth) error {
-	if err := requireFreePort(fusionAuthPort, "the FusionAuth stand-in"); err != nil {
+	if err := requireFreeFusionAuthPort("the FusionAuth stand-in"); err != nil {
 		return err
 	}
 	srv, err := fusionauthtest.Start("127.0.0.1:"+fusionAuthPort, fusionauthtest.Options{
@@ -346,19 +346,25 @@ func getStatus(ctx context.Context, client *http.Client, url, apiKey string) (in
 }
 
 // requireFreePort fails with advice when something already listens on a port the suite needs.
-func requireFreePort(port, what string) error {
+func requireFreePort(port, what, advice string) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
-		return fmt.Errorf("port %s is busy, but %s must listen on it (the kickstart's issuer and redirect URLs name localhost:9011 and localhost:5000): "+
-			"stop what listens there (`docker compose down` if it is this repository's FusionAuth), "+
-			"or, to test against a FusionAuth already running on 9011, set FUSIONAUTH_TARGET=url: %w", port, what, err)
+		return fmt.Errorf("port %s is busy, but %s must listen on it: %s (%w)", port, what, advice, err)
 	}
 	return ln.Close()
 }
 
+// requireFreeFusionAuthPort checks port 9011 before FusionAuth is started there.
+func requireFreeFusionAuthPort(what string) error {
+	return requireFreePort(fusionAuthPort, what+" (the kickstart's issuer is "+fusionAuthURL+")",
+		"stop what listens there (`docker compose down` if it is this repository's FusionAuth), "+
+			"or set FUSIONAUTH_TARGET=url to run the suite against the FusionAuth already there")
+}
+
 // dockerProblem wraps a container error with the usual causes.
 func dockerProblem(what string, err error) error {
-	hint := "is the Docker engine running? Without Docker, use FUSIONAUTH_TARGET=standin"
+	hint := "the Docker engine must be running and able to pull or build the image; " +
+		"without Docker, use FUSIONAUTH_TARGET=standin, without a registry, FUSIONAUTH_TARGET=standin-image"
 	if _, statErr := os.Stat("/.dockerenv"); statErr == nil && os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
 		hint += "; inside a container, set TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 (and TESTCONTAINERS_RYUK_DISABLED=true if the reaper image cannot be pulled)"
 	}

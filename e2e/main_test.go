@@ -55,6 +55,13 @@ func runSuite(m *testing.M) (code int) {
 	defer stopChrome()
 	suite.browserCtx = browserCtx
 
+	// Checked now rather than when the application starts, minutes later with a real FusionAuth.
+	if err := requireFreePort(appPort, "the complete application (the kickstart authorizes only "+appURL+"/callback)",
+		"stop what listens there, such as a `go run ./complete-application` started by hand"); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+
 	// Build while FusionAuth starts: a real FusionAuth takes a while, and the build needs none of it.
 	binDir, err := os.MkdirTemp("", "changebank-e2e-")
 	if err != nil {
@@ -85,10 +92,6 @@ func runSuite(m *testing.M) (code int) {
 
 	// The complete application, with the settings a reader uses. APP_SECRET_KEY is set so
 	// the application does not warn about a random key.
-	if err := requireFreePort(appPort, "the complete application"); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
-	}
 	complete, err := startApp(filepath.Join(binDir, "complete-application"), appURL, []string{
 		"APP_URL=" + appURL,
 		"ISSUER=" + fa.url,

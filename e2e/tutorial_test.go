@@ -146,6 +146,8 @@ func TestUnregisteredUserNeverReachesAccount(t *testing.T) {
 	// moment to happen before looking.
 	time.Sleep(500 * time.Millisecond)
 	assert.NotEqual(t, suite.appURL+"/account", withoutQuery(b.location()), "the admin is not on the account page")
+	assert.NotContains(t, b.pageText(), "Invalid login credentials.",
+		"the password was right: what stops the admin is the missing registration")
 	assertNoSession(t, b)
 	b.openExpectingHome("/account")
 }
