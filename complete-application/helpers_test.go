@@ -37,7 +37,11 @@ type testApp struct {
 	idp    *fusionauthtest.Server
 	auth   *authenticator
 	client *http.Client
+	srv    *httptest.Server
 }
+
+// handler is the application's handler, for calling without a network.
+func (a *testApp) handler() http.Handler { return a.srv.Config.Handler }
 
 // newTestApp starts the application against idp and registers its callback
 // and logout URLs with the stand-in's admin API, as a developer would with a
@@ -49,7 +53,7 @@ func newTestApp(t testing.TB, idp *fusionauthtest.Server) *testApp {
 	// move that clock to expire tokens.
 	auth.now = idp.Now
 	registerRedirectURLs(t, idp, srv.URL)
-	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t)}
+	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
 }
 
 // testLogOutput sends the app's log to the test's output, which go test
