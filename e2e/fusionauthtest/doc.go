@@ -18,7 +18,8 @@
 //     "KickstartRunner - Summary: …".
 //   - The admin API, with the API key in the Authorization header:
 //     POST /api/key/generate/{id}, GET and PATCH /api/tenant/{id},
-//     GET, POST and PATCH /api/application/{id} (PATCH is a JSON merge),
+//     GET, POST and PATCH /api/application/{id} (PATCH is an RFC 7396 merge,
+//     which FusionAuth applies for Content-Type application/merge-patch+json),
 //     POST /api/user/registration/{userId} and DELETE /api/jwt/refresh.
 //   - /api/status and /api/health, discovery (the issuer is the tenant's; the
 //     endpoint URLs come from the request's X-Forwarded-* or Host), JWKS,

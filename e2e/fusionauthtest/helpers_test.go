@@ -183,7 +183,9 @@ func (b browser) postForm(t testing.TB, rawURL string, form url.Values) page {
 }
 
 // login opens the login page and submits it like a browser: every field the
-// form holds, plus the credentials. It returns the answer to the POST.
+// form holds, plus the credentials, with "Keep me signed in" ticked (whether the
+// page pre-ticks it is not something the tests rely on). It returns the answer
+// to the POST.
 func (b browser) login(t testing.TB, tg target, authorizeURL, loginID, password string) page {
 	t.Helper()
 	loginPage := b.get(t, authorizeURL)
@@ -191,6 +193,7 @@ func (b browser) login(t testing.TB, tg target, authorizeURL, loginID, password 
 	form := loginForm(t, loginPage.Body)
 	form.Set("loginId", loginID)
 	form.Set("password", password)
+	form.Set("rememberDevice", "true")
 	return b.postForm(t, tg.URL+"/oauth2/authorize", form)
 }
 
@@ -290,6 +293,11 @@ func adminRequest(t testing.TB, tg target, method, path string, body any) (int, 
 	require.NoError(t, err)
 	req.Header.Set("Authorization", tg.APIKey)
 	req.Header.Set("Content-Type", "application/json")
+	if method == http.MethodPatch {
+		// RFC 7396 merge: arrays are replaced, the same on every FusionAuth version
+		// that supports it (1.39+) and in the stand-in.
+		req.Header.Set("Content-Type", "application/merge-patch+json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -472,3 +472,45 @@ func TestAllFaultsHaveNames(t *testing.T) {
 		seen[name] = true
 	}
 }
+
+func TestKeepMeSignedInMakesTheSSOCookieLast(t *testing.T) {
+	tests := []struct {
+		name       string
+		remember   string // "" leaves the box unticked
+		wantMaxAge bool
+	}{
+		{name: "ticked", remember: "true", wantMaxAge: true},
+		{name: "unticked", remember: "", wantMaxAge: false},
+	}
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBrowser(t)
+			loginPage := b.get(t, c.authorizeURL(newLoginRequest()))
+			form := loginForm(t, loginPage.Body)
+			assert.Equal(t, "true", form.Get("rememberDevice"), "the stand-in pre-ticks the box")
+			form.Set("loginId", tg.User)
+			form.Set("password", tg.Password)
+			form.Del("rememberDevice")
+			if tt.remember != "" {
+				form.Set("rememberDevice", tt.remember)
+			}
+			p := b.postForm(t, tg.URL+"/oauth2/authorize", form)
+			callback(t, tg, p)
+
+			resp := http.Response{Header: p.Header}
+			var sso *http.Cookie
+			for _, cookie := range resp.Cookies() {
+				if cookie.Name == "fusionauth.sso" {
+					sso = cookie
+				}
+			}
+			require.NotNil(t, sso, "fusionauth.sso is set")
+			assert.True(t, sso.HttpOnly)
+			assert.Equal(t, tt.wantMaxAge, sso.MaxAge > 0, "Max-Age")
+			q := callback(t, tg, b.get(t, c.authorizeURL(newLoginRequest())))
+			assert.NotEmpty(t, q.Get("code"), "either way the session lets the next request through")
+		})
+	}
+}
