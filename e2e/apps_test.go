@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -102,14 +103,14 @@ func (a *app) stop() {
 	}
 }
 
-// freeLocalURL returns http://localhost:<port> for a port that was free a moment ago.
-func freeLocalURL() (string, error) {
+// freePort returns a port of 127.0.0.1 that was free a moment ago.
+func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer ln.Close()
-	return fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port), nil
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
 // randomSecret returns a fresh APP_SECRET_KEY for one run of the suite.

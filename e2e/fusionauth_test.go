@@ -34,7 +34,8 @@ type fusionAuth struct {
 	stops   []func()               // undo what was started, in reverse order
 }
 
-// stop stops the containers, network or server that were started, last started first.
+// stop stops the containers, network or server that were started, last started first. Call it
+// once.
 func (fa *fusionAuth) stop() {
 	for i := len(fa.stops) - 1; i >= 0; i-- {
 		fa.stops[i]()
@@ -43,14 +44,10 @@ func (fa *fusionAuth) stop() {
 }
 
 // startFusionAuth starts (or, for the url target, finds) FusionAuth and returns once it is ready:
-// serving, with the kickstart applied. On error, whatever was started is already stopped.
+// serving, with the kickstart applied. Even with an error it returns fa: its stop method stops
+// whatever did start, and its log tells what went wrong.
 func startFusionAuth(ctx context.Context, cfg config, progress io.Writer) (fa *fusionAuth, err error) {
 	fa = &fusionAuth{url: fusionAuthURL, log: &lineLog{}}
-	defer func() {
-		if err != nil {
-			fa.stop()
-		}
-	}()
 	start := time.Now()
 	switch cfg.target {
 	case targetImage:

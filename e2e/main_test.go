@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -27,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 // runSuite starts FusionAuth, both applications and Chrome, runs the tests and stops everything
-// it started. It returns the exit code.
+// it started, also when the run is interrupted. It returns the exit code.
 func runSuite(m *testing.M) (code int) {
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {
@@ -36,8 +39,19 @@ func runSuite(m *testing.M) (code int) {
 	}
 	suite.cfg = cfg
 	fmt.Printf("e2e: FusionAuth target = %s\n", cfg.describeTarget())
-	ranNothing := false
-	defer func() { printClosingBanner(cfg, code, ranNothing) }()
+	var (
+		ranNothing bool
+		testTime   time.Duration
+	)
+	defer func() { printClosingBanner(cfg, code, ranNothing, testTime) }()
+
+	td := &teardown{}
+	defer td.run()
+	stopOnInterrupt(td)
+	fail := func(err error) int {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
 
 	// Chrome first: it is quick to start, and without it nothing below is worth waiting for.
 	browserCtx, stopChrome, err := startChrome(cfg)
@@ -49,83 +63,117 @@ func runSuite(m *testing.M) (code int) {
 		return m.Run()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	defer stopChrome()
+	td.add(stopChrome)
 	suite.browserCtx = browserCtx
 
 	// Checked now rather than when the application starts, minutes later with a real FusionAuth.
 	if err := requireFreePort(appPort, "the complete application (the kickstart authorizes only "+appURL+"/callback)",
 		"stop what listens there, such as a `go run ./complete-application` started by hand"); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+		return fail(err)
 	}
 
 	// Build while FusionAuth starts: a real FusionAuth takes a while, and the build needs none of it.
 	binDir, err := os.MkdirTemp("", "changebank-e2e-")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	defer os.RemoveAll(binDir)
+	td.add(func() { os.RemoveAll(binDir) })
 	built := make(chan error, 1)
 	buildStart := time.Now()
 	go func() { built <- buildApps(context.Background(), cfg.root, binDir) }()
 
 	fa, err := startFusionAuth(context.Background(), cfg, os.Stdout)
-	if fa != nil {
-		suite.fusionAuth = fa
-		defer fa.stop()
-	}
+	td.add(fa.stop)
+	suite.fusionAuth = fa
 	buildErr := <-built
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		saveFusionAuthLog(fa)
-		return 1
+		return fail(err)
 	}
 	if buildErr != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", buildErr)
-		return 1
+		return fail(buildErr)
 	}
 	fmt.Printf("e2e: built stub-application and complete-application in %s\n", time.Since(buildStart).Round(100*time.Millisecond))
 
-	// The complete application, with the settings a reader uses. APP_SECRET_KEY is set so
-	// the application does not warn about a random key.
+	// The complete application, configured as a reader would, with every setting it reads
+	// named here so that none leaks in from the environment. CLIENT_ID and CLIENT_SECRET are
+	// empty: the application then uses the kickstart's values. APP_SECRET_KEY is set so that
+	// it does not warn about a random key.
 	complete, err := startApp(filepath.Join(binDir, "complete-application"), appURL, []string{
 		"APP_URL=" + appURL,
+		"PORT=" + appPort,
 		"ISSUER=" + fa.url,
+		"CLIENT_ID=",
+		"CLIENT_SECRET=",
 		"APP_SECRET_KEY=" + randomSecret(),
 	}, os.Stdout)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	defer complete.stop()
+	td.add(complete.stop)
 	suite.appURL = appURL
 
 	// The stub does not talk to FusionAuth yet, so any free port will do.
-	stubURL, err := freeLocalURL()
+	stubPort, err := freePort()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+		return fail(err)
 	}
+	stubURL := "http://localhost:" + stubPort
 	stub, err := startApp(filepath.Join(binDir, "stub-application"), stubURL, []string{
 		"APP_URL=" + stubURL,
-		"PORT=" + stubURL[strings.LastIndex(stubURL, ":")+1:],
+		"PORT=" + stubPort,
 	}, os.Stdout)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+		return fail(err)
 	}
-	defer stub.stop()
+	td.add(stub.stop)
 	suite.stubURL = stubURL
 
+	testStart := time.Now()
 	code = m.Run()
+	testTime = time.Since(testStart)
 	if code != 0 {
 		saveFusionAuthLog(fa)
 	}
 	return code
+}
+
+// teardown stops what the suite started, last started first, each thing once: at the end of
+// the run, or earlier when the run is interrupted.
+type teardown struct {
+	mu    sync.Mutex
+	stops []func()
+}
+
+func (td *teardown) add(stop func()) {
+	td.mu.Lock()
+	defer td.mu.Unlock()
+	td.stops = append(td.stops, stop)
+}
+
+func (td *teardown) run() {
+	td.mu.Lock()
+	stops := td.stops
+	td.stops = nil
+	td.mu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
+}
+
+// stopOnInterrupt tears down on Ctrl-C or SIGTERM, so that no container or program outlives
+// an interrupted run.
+func stopOnInterrupt(td *teardown) {
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-interrupted
+		fmt.Fprintf(os.Stderr, "e2e: %v: stopping what the suite started\n", sig)
+		td.run()
+		os.Exit(1)
+	}()
 }
 
 // saveFusionAuthLog writes what FusionAuth logged to e2e/artifacts and prints its last lines.
@@ -151,8 +199,8 @@ func saveFusionAuthLog(fa *fusionAuth) {
 }
 
 // printClosingBanner repeats the target at the end of the output, where nobody misses it.
-func printClosingBanner(cfg config, code int, ranNothing bool) {
-	result := "PASS"
+func printClosingBanner(cfg config, code int, ranNothing bool, testTime time.Duration) {
+	result := fmt.Sprintf("PASS (the tests took %s)", testTime.Round(100*time.Millisecond))
 	switch {
 	case ranNothing:
 		result = "NOTHING RAN (E2E_ALLOW_NO_BROWSER=1 and no browser)"
