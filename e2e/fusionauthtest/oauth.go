@@ -23,7 +23,9 @@ const (
 
 // supportedScopes are the scopes FusionAuth knows; Strict scope handling
 // refuses any other.
-var supportedScopes = []string{"openid", "offline_access", "email", "phone", "profile"}
+func supportedScopes() []string {
+	return []string{"openid", "offline_access", "email", "phone", "profile"}
+}
 
 // baseURL is the URL the client used to reach the server, X-Forwarded-* first.
 func baseURL(r *http.Request) string {
@@ -64,7 +66,7 @@ func (s *Server) handleDiscovery() http.Handler {
 			"grant_types_supported":                          []string{"authorization_code", "implicit", "password", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
 			"subject_types_supported":                        []string{"public"},
 			"id_token_signing_alg_values_supported":          []string{"ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"},
-			"scopes_supported":                               supportedScopes,
+			"scopes_supported":                               supportedScopes(),
 			"claims_supported":                               []string{"at_hash", "aud", "auth_time", "birthdate", "c_hash", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "jti", "name", "nonce", "sid", "sub"},
 			"code_challenge_methods_supported":               []string{"S256"},
 			"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
@@ -135,7 +137,7 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 		return app, nil, &oauthError{"unauthorized_client", "The authorization_code grant is not enabled for this client.", "grant_type_disabled"}
 	}
 	for _, scope := range strings.Fields(p.Scope) {
-		if !slices.Contains(supportedScopes, scope) {
+		if !slices.Contains(supportedScopes(), scope) {
 			return app, nil, &oauthError{"invalid_scope", "The requested scope [" + scope + "] is not allowed.", "invalid_scope"}
 		}
 	}
@@ -370,7 +372,7 @@ func (s *Server) handleToken() http.Handler {
 		case app == nil:
 			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
 			return
-		case secret == "" && app.oauth.ClientAuthenticationPolicy == "Required":
+		case secret == "" && !clientAuthenticationOptional(app, r.PostForm):
 			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", "Client authentication is required.", "missing_client_secret"})
 			return
 		case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
@@ -485,6 +487,17 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, body)
+}
+
+// clientAuthenticationOptional applies the application's clientAuthenticationPolicy.
+func clientAuthenticationOptional(app *application, form url.Values) bool {
+	switch app.oauth.ClientAuthenticationPolicy {
+	case "NotRequired":
+		return true
+	case "NotRequiredWhenUsingPKCE":
+		return form.Get("grant_type") == "authorization_code" && form.Get("code_verifier") != ""
+	}
+	return false
 }
 
 // pkceMatches is the S256 check: BASE64URL(SHA256(verifier)) == challenge.

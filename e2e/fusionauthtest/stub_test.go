@@ -514,3 +514,38 @@ func TestKeepMeSignedInMakesTheSSOCookieLast(t *testing.T) {
 		})
 	}
 }
+
+func TestClientAuthenticationPolicy(t *testing.T) {
+	tests := []struct {
+		policy     string
+		wantStatus int // 0: the exchange succeeds
+	}{
+		{policy: "Required", wantStatus: http.StatusUnauthorized},
+		{policy: "NotRequiredWhenUsingPKCE"},
+		{policy: "NotRequired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.policy, func(t *testing.T) {
+			tg := stub(t)
+			ctx := testContext(t)
+			status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+				"application": map[string]any{"oauthConfiguration": map[string]any{"clientAuthenticationPolicy": tt.policy}},
+			})
+			require.Equal(t, http.StatusOK, status)
+			c := newClient(t, ctx, tg)
+			code, req := logIn(t, c, newBrowser(t))
+
+			public := c.config
+			public.ClientSecret = ""
+			public.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+			_, err := public.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
+			if tt.wantStatus == 0 {
+				assert.NoError(t, err, "exchange without a client secret")
+				return
+			}
+			te := asTokenError(t, err)
+			assert.Equal(t, tt.wantStatus, te.Status)
+			assert.Equal(t, "invalid_client", te.Error)
+		})
+	}
+}
