@@ -47,6 +47,8 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
+// handleDiscovery advertises what FusionAuth advertises, including grants and
+// endpoints the stand-in does not serve (this project uses none of them).
 func (s *Server) handleDiscovery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		base := baseURL(r)
