@@ -17,9 +17,9 @@ type accountPage struct {
 // already verified the session.
 func handleAccount(pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessionFrom(r.Context())
+		u := userFrom(r.Context())
 		// Changebank is a demonstration: every account holds the same balance.
-		pages.render(w, r, http.StatusOK, "account.html", accountPage{Email: s.Email, Balance: formatDollars(0)})
+		pages.render(w, r, http.StatusOK, "account.html", accountPage{Email: u.Email, Balance: formatDollars(0)})
 	})
 }
 
@@ -34,21 +34,21 @@ type makeChangePage struct {
 // handleMakeChangeForm shows the empty make-change form.
 func handleMakeChangeForm(pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessionFrom(r.Context())
-		pages.render(w, r, http.StatusOK, "make-change.html", makeChangePage{Email: s.Email})
+		u := userFrom(r.Context())
+		pages.render(w, r, http.StatusOK, "make-change.html", makeChangePage{Email: u.Email})
 	})
 }
 
 // handleMakeChange answers the make-change form.
 func handleMakeChange(pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessionFrom(r.Context())
+		u := userFrom(r.Context())
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			pages.renderError(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
 			return
 		}
-		page := makeChangePage{Email: s.Email, Amount: r.PostForm.Get("amount")}
+		page := makeChangePage{Email: u.Email, Amount: r.PostForm.Get("amount")}
 		cents, err := parseDollars(page.Amount)
 		if err != nil {
 			page.Error = err.Error()

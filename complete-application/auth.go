@@ -187,17 +187,17 @@ func (a *authenticator) upstreamContext(ctx context.Context) context.Context {
 type verifiedTokens struct {
 	accessToken  string
 	refreshToken string
-	identity     identity
+	idToken      string
+	user         user
 }
 
-// identity is what the session keeps from the verified ID token: the token
-// itself, for id_token_hint at logout, and the claims the app uses.
-type identity struct {
-	IDToken  string   `json:"id_token"`
+// user is who is logged in: the claims of the verified ID token that the
+// app uses on every request.
+type user struct {
 	Subject  string   `json:"sub"`
+	Email    string   `json:"email"`
 	Audience []string `json:"aud"`
 	Nonce    string   `json:"nonce,omitempty"`
-	Email    string   `json:"email"`
 }
 
 // verifyTokenResponse checks a token endpoint response, from a login or a
@@ -243,8 +243,8 @@ func (a *authenticator) verifyTokenResponse(ctx context.Context, p *identityProv
 	return verifiedTokens{
 		accessToken:  token.AccessToken,
 		refreshToken: token.RefreshToken,
-		identity: identity{
-			IDToken:  rawIDToken,
+		idToken:      rawIDToken,
+		user: user{
 			Subject:  idToken.Subject,
 			Audience: idToken.Audience,
 			Nonce:    idToken.Nonce,

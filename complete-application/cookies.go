@@ -19,10 +19,11 @@ const (
 	// loginCookie carries one login's state, nonce and PKCE verifier from
 	// /login to /callback.
 	loginCookie = "cb_login"
-	// accessTokenCookie, refreshTokenCookie and identityCookie are the session.
+	// The session: see session.go.
 	accessTokenCookie  = "cb_access_token"
 	refreshTokenCookie = "cb_refresh_token"
-	identityCookie     = "cb_id_token"
+	idTokenCookie      = "cb_id_token"
+	userCookie         = "cb_user"
 )
 
 // maxCookieSize is what every browser keeps for one cookie (name, value and
@@ -115,8 +116,9 @@ func (j *cookieJar) setJSON(w http.ResponseWriter, base string, v any, maxAge ti
 	return j.set(w, base, value, maxAge)
 }
 
-// get opens the cookie called base. A missing, truncated, tampered or foreign
-// cookie is an error; callers treat all of them as "not logged in".
+// get opens the cookie called base. A missing cookie is http.ErrNoCookie; a
+// truncated, tampered or foreign one is another error. Either way, the
+// request is not logged in.
 func (j *cookieJar) get(r *http.Request, base string) ([]byte, error) {
 	c, err := r.Cookie(j.name(base))
 	if err != nil {
@@ -135,12 +137,6 @@ func (j *cookieJar) getJSON(r *http.Request, base string, v any) error {
 		return fmt.Errorf("decoding cookie %s: %w", base, err)
 	}
 	return nil
-}
-
-// has reports whether the request carries the cookie called base at all.
-func (j *cookieJar) has(r *http.Request, base string) bool {
-	_, err := r.Cookie(j.name(base))
-	return err == nil
 }
 
 // clear tells the browser to delete the cookie called base. The attributes

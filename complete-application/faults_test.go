@@ -116,7 +116,7 @@ func TestCallbackErrorIsEscaped(t *testing.T) {
 // assertLoggedOut checks the browser holds no session and /account refuses it.
 func assertLoggedOut(t *testing.T, app *testApp) {
 	t.Helper()
-	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_login"} {
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user", "cb_login"} {
 		assert.Empty(t, app.cookie(name), "cookie %s", name)
 	}
 	resp := app.get("/account")

@@ -41,7 +41,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	assert.Equal(t, "/account", resp.Header.Get("Location"))
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	assert.Empty(t, app.cookie("cb_login"), "the login cookie is deleted on first use")
-	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token"} {
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user"} {
 		assert.NotEmpty(t, app.cookie(name), "cookie %s after login", name)
 	}
 	for _, c := range resp.Cookies() {
@@ -88,7 +88,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	assert.Equal(t, app.url+"/logout", endSession.Query().Get("post_logout_redirect_uri"))
 	assert.NotEmpty(t, endSession.Query().Get("id_token_hint"))
 	assert.NotEmpty(t, endSession.Query().Get("state"))
-	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token"} {
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user"} {
 		assert.Empty(t, app.cookie(name), "cookie %s after logout", name)
 	}
 
@@ -139,7 +139,7 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	resp := app.get("/account")
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
-	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token"} {
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user"} {
 		assert.Empty(t, app.cookie(name), "cookie %s after a refused refresh", name)
 	}
 }

@@ -53,9 +53,16 @@ func TestLoadAccount(t *testing.T) {
 	appURL := "http://" + addr
 	registerRedirectURLs(t, idp, appURL)
 
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "changebank.log"))
+	logPath := filepath.Join(t.TempDir(), "changebank.log")
+	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
 	defer logFile.Close()
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(logPath)
+			t.Logf("server log:\n%s", log)
+		}
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	server := exec.CommandContext(ctx, binary)

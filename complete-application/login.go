@@ -133,7 +133,7 @@ func handleCallback(auth *authenticator, pages *pages) http.Handler {
 			pages.renderError(w, r, http.StatusBadGateway, "Changebank could not store your login. Please try again.")
 			return
 		}
-		auth.logger.Info("user logged in", "sub", tokens.identity.Subject)
+		auth.logger.Info("user logged in", "sub", tokens.user.Subject)
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 	})
 }

@@ -183,18 +183,21 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 			v[len(v)/2] ^= 1
 			app.setCookie("cb_access_token", string(v))
 		}},
-		{"truncated identity", func(app *testApp) {
-			v := app.cookie("cb_id_token")
-			app.setCookie("cb_id_token", v[:len(v)/2])
+		{"truncated user", func(app *testApp) {
+			v := app.cookie("cb_user")
+			app.setCookie("cb_user", v[:len(v)/2])
 		}},
-		{"identity sealed with another key", func(app *testApp) {
-			app.setCookie("cb_id_token", otherKey.seal(identityCookie, []byte(`{"sub":"x","email":"mallory@example.com"}`)))
+		{"user sealed with another key", func(app *testApp) {
+			app.setCookie("cb_user", otherKey.seal(userCookie, []byte(`{"sub":"x","email":"mallory@example.com"}`)))
 		}},
-		{"access token moved into the identity cookie", func(app *testApp) {
-			app.setCookie("cb_id_token", app.cookie("cb_access_token"))
+		{"user cookie moved from the login cookie", func(app *testApp) {
+			app.setCookie("cb_user", app.auth.cookies.seal(loginCookie, []byte(`{"sub":"x","email":"mallory@example.com"}`)))
+		}},
+		{"another user's subject", func(app *testApp) {
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"sub":"00000000-0000-0000-0000-000000000001","email":"admin@example.com"}`)))
 		}},
 		{"garbage", func(app *testApp) {
-			app.setCookie("cb_id_token", "%%%not-base64%%%")
+			app.setCookie("cb_user", "%%%not-base64%%%")
 			app.setCookie("cb_access_token", "")
 		}},
 		{"unsealed token in the access token cookie", func(app *testApp) {
@@ -328,7 +331,7 @@ func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 		assert.Equal(t, "/", c.Path)
 		assert.Empty(t, c.Domain, "__Host- cookies have no Domain")
 	}
-	for _, name := range []string{"__Host-cb_access_token", "__Host-cb_refresh_token", "__Host-cb_id_token"} {
+	for _, name := range []string{"__Host-cb_access_token", "__Host-cb_refresh_token", "__Host-cb_id_token", "__Host-cb_user"} {
 		assert.True(t, names[name], "callback sets %s", name)
 	}
 }

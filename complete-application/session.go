@@ -10,17 +10,15 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// A session is three sealed cookies: the access token (checked on every
-// request), the refresh token (to get a new access token when it expires)
-// and the identity (the ID token and the claims the pages show). Each is a
-// separate cookie because a JWT alone can fill half of the 4096 bytes a
-// browser keeps per cookie.
-
-// session is the logged-in user, as the pages see it.
-type session struct {
-	Subject string
-	Email   string
-}
+// A session is four sealed cookies, with no state on the server:
+//   - cb_access_token, verified on every request;
+//   - cb_refresh_token, to get a new access token when it expires;
+//   - cb_user, the few ID token claims the pages use, read on every request;
+//   - cb_id_token, the ID token itself, needed only as id_token_hint at logout.
+//
+// A JWT alone can fill half of the 4096 bytes a browser keeps per cookie,
+// which is why the tokens do not share one, and why the claims needed on
+// every request sit in a small cookie of their own.
 
 // errLoggedOut means the request has no usable session.
 var errLoggedOut = errors.New("not logged in")
@@ -30,7 +28,10 @@ func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedToken
 	if err := a.cookies.set(w, accessTokenCookie, []byte(tokens.accessToken), 0); err != nil {
 		return err
 	}
-	if err := a.cookies.setJSON(w, identityCookie, tokens.identity, 0); err != nil {
+	if err := a.cookies.set(w, idTokenCookie, []byte(tokens.idToken), 0); err != nil {
+		return err
+	}
+	if err := a.cookies.setJSON(w, userCookie, tokens.user, 0); err != nil {
 		return err
 	}
 	// A login without offline_access granted has no refresh token; the
@@ -43,49 +44,48 @@ func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedToken
 
 // clearSession deletes every cookie the application sets.
 func (a *authenticator) clearSession(w http.ResponseWriter) {
-	for _, name := range []string{accessTokenCookie, refreshTokenCookie, identityCookie, loginCookie} {
+	for _, name := range []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie, loginCookie} {
 		a.cookies.clear(w, name)
 	}
 }
 
-// loadSession returns the request's session after verifying its access token
+// loadSession returns the request's user after verifying the access token
 // locally, refreshing it if it has expired (which replaces the cookies on w).
 // It returns errLoggedOut when there is no valid session, after deleting any
 // cookies that failed to open or verify, or errProviderUnavailable (or an
 // upstream error) when FusionAuth is needed but cannot be reached.
-func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (session, error) {
-	if !a.cookies.has(r, identityCookie) {
-		return session{}, errLoggedOut
-	}
-	var id identity
-	if err := a.cookies.getJSON(r, identityCookie, &id); err != nil {
-		// Truncated, tampered, foreign or sealed with another key: all the
-		// same to us, the user is not logged in.
-		a.logger.Info("discarding a session cookie", "err", err)
-		a.clearSession(w)
-		return session{}, errLoggedOut
+func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (user, error) {
+	var u user
+	if err := a.cookies.getJSON(r, userCookie, &u); err != nil {
+		if !errors.Is(err, http.ErrNoCookie) {
+			// Truncated, tampered, foreign or sealed with another key: all
+			// the same to us, the user is not logged in.
+			a.logger.Info("discarding a session cookie", "err", err)
+			a.clearSession(w)
+		}
+		return user{}, errLoggedOut
 	}
 
 	p, err := a.provider(r.Context())
 	if err != nil {
-		return session{}, err
+		return user{}, err
 	}
 
-	// Without an access token cookie (say the browser dropped it), the
-	// refresh token can still get a new one.
-	if !a.cookies.has(r, accessTokenCookie) {
-		return a.refreshSession(w, r, p, id)
-	}
 	accessToken, err := a.cookies.get(r, accessTokenCookie)
+	if errors.Is(err, http.ErrNoCookie) {
+		// The browser dropped the access token; the refresh token can
+		// still get a new one.
+		return a.refreshSession(w, r, p, u)
+	}
 	if err == nil {
-		_, err = a.verifyAccessToken(r.Context(), p, string(accessToken), id.Subject)
+		_, err = a.verifyAccessToken(r.Context(), p, string(accessToken), u.Subject)
 	}
 	var expired *oidc.TokenExpiredError
 	switch {
 	case err == nil:
-		return session{Subject: id.Subject, Email: id.Email}, nil
+		return u, nil
 	case errors.As(err, &expired):
-		return a.refreshSession(w, r, p, id)
+		return a.refreshSession(w, r, p, u)
 	default:
 		// Once FusionAuth's keys are cached, an outage does not touch
 		// logged-in users. go-oidc reports a failed key fetch like a bad
@@ -93,17 +93,17 @@ func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (ses
 		// outage (the first one after a key rotation) logs its user out.
 		a.logger.Info("discarding a session with an invalid access token", "err", err)
 		a.clearSession(w)
-		return session{}, errLoggedOut
+		return user{}, errLoggedOut
 	}
 }
 
 // refreshSession gets new tokens with the refresh token, verifies them as
 // carefully as at login, and replaces the session cookies.
-func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p *identityProvider, previous identity) (session, error) {
+func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p *identityProvider, previous user) (user, error) {
 	refreshToken, err := a.cookies.get(r, refreshTokenCookie)
 	if err != nil {
 		a.clearSession(w)
-		return session{}, errLoggedOut
+		return user{}, errLoggedOut
 	}
 
 	ctx := a.upstreamContext(r.Context())
@@ -116,9 +116,9 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 			// The refresh token expired or was revoked: the session is over.
 			a.logger.Info("refresh token refused; ending the session")
 			a.clearSession(w)
-			return session{}, errLoggedOut
+			return user{}, errLoggedOut
 		}
-		return session{}, errors.Join(errUpstream, err)
+		return user{}, errors.Join(errUpstream, err)
 	}
 
 	tokens, err := a.verifyTokenResponse(ctx, p, token, func(nonce string) error {
@@ -129,14 +129,14 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 		}
 		return nil
 	})
-	if err == nil && (tokens.identity.Subject != previous.Subject || !slices.Equal(tokens.identity.Audience, previous.Audience)) {
+	if err == nil && (tokens.user.Subject != previous.Subject || !slices.Equal(tokens.user.Audience, previous.Audience)) {
 		// The issuer is the same by construction: the verifier accepts no other.
 		err = errors.New("refreshed ID token is for another subject or audience")
 	}
 	if err != nil {
 		a.logger.Warn("refusing refreshed tokens; ending the session", "err", err)
 		a.clearSession(w)
-		return session{}, errLoggedOut
+		return user{}, errLoggedOut
 	}
 
 	// FusionAuth sends a new refresh token only under its one-time-use
@@ -144,38 +144,38 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 	if tokens.refreshToken == "" {
 		tokens.refreshToken = string(refreshToken)
 	}
-	tokens.identity.Nonce = previous.Nonce
+	tokens.user.Nonce = previous.Nonce
 	if err := a.startSession(w, tokens); err != nil {
 		a.logger.Error("storing the refreshed session", "err", err)
 		a.clearSession(w)
-		return session{}, errLoggedOut
+		return user{}, errLoggedOut
 	}
-	a.logger.Info("refreshed the session", "sub", tokens.identity.Subject)
-	return session{Subject: tokens.identity.Subject, Email: tokens.identity.Email}, nil
+	a.logger.Info("refreshed the session", "sub", tokens.user.Subject)
+	return tokens.user, nil
 }
 
 // errUpstream means FusionAuth answered a refresh with something other than
 // tokens or a clear refusal.
 var errUpstream = errors.New("FusionAuth did not answer as expected")
 
-type sessionContextKey struct{}
+type userContextKey struct{}
 
-// sessionFrom returns the session requireLogin put in the request's context.
-func sessionFrom(ctx context.Context) session {
-	s, _ := ctx.Value(sessionContextKey{}).(session)
-	return s
+// userFrom returns the user requireLogin put in the request's context.
+func userFrom(ctx context.Context) user {
+	u, _ := ctx.Value(userContextKey{}).(user)
+	return u
 }
 
-// requireLogin lets only logged-in users through to next, with their session
+// requireLogin lets only logged-in users through to next, with their user
 // in the request's context; everyone else goes back to the home page.
 func requireLogin(auth *authenticator, pages *pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Pages for one user must never be cached, not even in the browser's history.
 		w.Header().Set("Cache-Control", "no-store")
-		s, err := auth.loadSession(w, r)
+		u, err := auth.loadSession(w, r)
 		switch {
 		case err == nil:
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey{}, s)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userContextKey{}, u)))
 		case errors.Is(err, errLoggedOut):
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		case errors.Is(err, errProviderUnavailable):
