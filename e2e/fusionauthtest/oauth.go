@@ -386,14 +386,14 @@ func (s *Server) handleToken() http.Handler {
 		}
 
 		switch grant := r.PostForm.Get("grant_type"); {
+		case grant != "authorization_code" && grant != "refresh_token":
+			writeOAuthError(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Unsupported grant_type [" + grant + "].", "invalid_grant_type"})
 		case !app.grantEnabled(grant):
 			writeOAuthError(w, http.StatusBadRequest, oauthError{"unauthorized_client", "The grant_type [" + grant + "] is not enabled for this client.", "grant_type_disabled"})
 		case grant == "authorization_code":
 			s.exchangeCode(w, r, app)
-		case grant == "refresh_token":
-			s.exchangeRefreshToken(w, r, app)
 		default:
-			writeOAuthError(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "Unsupported grant_type [" + grant + "].", "invalid_grant_type"})
+			s.exchangeRefreshToken(w, r, app)
 		}
 	})
 }

@@ -262,14 +262,14 @@ func (s *Server) logTime() string {
 	return s.Now().Format("2006-01-02 03:04:05.000 PM")
 }
 
-// maxRecordedBody bounds how much of a request body is kept.
+// maxRecordedBody bounds a request body: FusionAuth's requests are small.
 const maxRecordedBody = 1 << 20
 
 func (s *Server) recordRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRecordedBody))
 		if err != nil {
-			http.Error(w, "read body", http.StatusBadRequest)
+			http.Error(w, "read body: "+err.Error(), http.StatusRequestEntityTooLarge)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
