@@ -106,6 +106,10 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 		return user{}, errLoggedOut
 	}
 
+	// Without server-side state, parallel requests that find the same
+	// expired token each refresh it. FusionAuth's default reusable refresh
+	// tokens make that harmless; under its one-time-use policy, all but one
+	// of them would get invalid_grant and log the user out.
 	ctx := a.upstreamContext(r.Context())
 	// A token with only a refresh token is invalid, so the token source
 	// goes straight to the token endpoint with grant_type=refresh_token.
