@@ -132,7 +132,7 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 	case p.RedirectURI == "":
 		return nil, &oauthError{"invalid_request", "The request is missing a required parameter: redirect_uri", "missing_redirect_uri"}, nil
 	case !app.redirectAllowed(p.RedirectURI):
-		return nil, &oauthError{"invalid_request", "Invalid redirect uri " + p.RedirectURI, "invalid_redirect_uri"}, nil
+		return nil, &oauthError{"invalid_request", "Invalid redirection uri " + p.RedirectURI, "invalid_redirect_uri"}, nil
 	case p.ResponseType != "code":
 		return app, nil, &oauthError{"unsupported_response_type", "Parameter response_type must be code.", "invalid_response_type"}
 	case !app.grantEnabled("authorization_code"):
@@ -247,9 +247,16 @@ func (s *Server) authenticate(loginID, password string) *user {
 // finishLogin sends an authenticated user back to the application with a code,
 // or shows the "not registered" page. The caller holds s.mu.
 func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *application, p authorizeParams, u *user, session *ssoSession) {
-	if _, registered := u.registrations[app.id]; app.oauth.RequireRegistration && !registered {
-		renderNotRegistered(w, app.doc["name"])
-		return
+	// FusionAuth authenticates first and authorizes second: an unregistered user
+	// keeps the SSO session but gets no code from an application that requires
+	// registration, and userState AuthenticatedNotRegistered from one that does not.
+	userState := "Authenticated"
+	if _, registered := u.registrations[app.id]; !registered {
+		if app.oauth.RequireRegistration {
+			renderNotRegistered(w, app.doc["name"])
+			return
+		}
+		userState = "AuthenticatedNotRegistered"
 	}
 
 	if s.fault(FaultCallbackError) {
@@ -289,7 +296,7 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *applic
 	if state != "" {
 		q += "&state=" + url.QueryEscape(state)
 	}
-	q += "&userState=Authenticated&iss=" + url.QueryEscape(issuer)
+	q += "&userState=" + userState + "&iss=" + url.QueryEscape(issuer)
 	http.Redirect(w, r, withQuery(p.RedirectURI, q), http.StatusFound)
 }
 
@@ -409,7 +416,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 		return
 	}
 	if r.PostForm.Get("redirect_uri") != code.redirectURI {
-		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "Invalid redirect uri " + r.PostForm.Get("redirect_uri"), "invalid_redirect_uri"})
+		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "Invalid redirection uri " + r.PostForm.Get("redirect_uri"), "invalid_redirect_uri"})
 		return
 	}
 	if code.challenge != "" && !pkceMatches(r.PostForm.Get("code_verifier"), code.challenge) {

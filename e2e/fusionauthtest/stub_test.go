@@ -549,3 +549,16 @@ func TestClientAuthenticationPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestUnregisteredUserWithoutRequireRegistration(t *testing.T) {
+	tg := stub(t)
+	status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+		"application": map[string]any{"oauthConfiguration": map[string]any{"requireRegistration": false}},
+	})
+	require.Equal(t, http.StatusOK, status)
+	c := newClient(t, testContext(t), tg)
+	b := newBrowser(t)
+	q := callback(t, tg, b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.Unregistered, tg.Password))
+	assert.Equal(t, "AuthenticatedNotRegistered", q.Get("userState"))
+	assert.NotEmpty(t, q.Get("code"))
+}
