@@ -25,12 +25,10 @@ const stepTimeout = 30 * time.Second
 func startChrome(cfg config) (context.Context, context.CancelFunc, error) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		// The machines this suite runs on may have no route to the internet: keep Chrome from
-		// reaching out on its own.
-		chromedp.Flag("disable-background-networking", true),
+		// reaching out on its own. (The defaults already turn off background networking, sync
+		// and the first-run page.)
 		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
 		chromedp.WindowSize(1280, 900),
 	)
 	if cfg.chromePath != "" {

@@ -213,6 +213,13 @@ func runFusionAuthContainer(ctx context.Context, cfg config, fa *fusionAuth, pro
 	}
 	fmt.Fprintf(progress, "e2e: starting %s; waiting for /api/status and %q in its log (at most %s)\n",
 		name, "KickstartRunner - Summary", cfg.startupTimeout)
+	var started time.Time // when the container started, after any pull or build
+	opts = append(opts, testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+		PostStarts: []testcontainers.ContainerHook{func(context.Context, testcontainers.Container) error {
+			started = time.Now()
+			return nil
+		}},
+	}))
 	stopProgress := reportProgress(progress, "FusionAuth to start and apply the kickstart", cfg.startupTimeout, fa.log.lastLine)
 	c, err := testcontainers.Run(ctx, image, opts...)
 	stopProgress()
@@ -220,6 +227,8 @@ func runFusionAuthContainer(ctx context.Context, cfg config, fa *fusionAuth, pro
 	if err != nil {
 		return dockerProblem("start "+name, err)
 	}
+	fmt.Fprintf(progress, "e2e: the %s container was ready (kickstart applied) %s after it started\n",
+		name, time.Since(started).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -358,14 +367,19 @@ func requireFreeFusionAuthPort(what string) error {
 			"or set FUSIONAUTH_TARGET=url to run the suite against the FusionAuth already there")
 }
 
-// dockerProblem wraps a container error with the usual causes.
+// dockerProblem wraps a container error with its likely causes.
 func dockerProblem(what string, err error) error {
-	hint := "the Docker engine must be running and able to pull or build the image; " +
-		"without Docker, use FUSIONAUTH_TARGET=standin, without a registry, FUSIONAUTH_TARGET=standin-image"
-	if _, statErr := os.Stat("/.dockerenv"); statErr == nil && os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
-		hint += "; inside a container, set TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 (and TESTCONTAINERS_RYUK_DISABLED=true if the reaper image cannot be pulled)"
+	hints := []string{"the Docker engine must be running and able to pull or build the image " +
+		"(FUSIONAUTH_TARGET=standin needs no Docker, standin-image no registry)"}
+	if strings.Contains(err.Error(), "reaper") && os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		hints = append(hints, "testcontainers could not start its Ryuk reaper: set TESTCONTAINERS_RYUK_DISABLED=true "+
+			"where its image cannot be pulled (the suite removes its containers itself)")
 	}
-	return fmt.Errorf("%s: %w (%s)", what, err, hint)
+	if _, statErr := os.Stat("/.dockerenv"); statErr == nil && os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+		hints = append(hints, "inside a container, set TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 so that testcontainers "+
+			"reaches the published ports on the loopback address")
+	}
+	return fmt.Errorf("%s: %w\n\t%s", what, err, strings.Join(hints, "\n\t"))
 }
 
 func warnOnError(err error, what string) {

@@ -81,8 +81,14 @@ func runSuite(m *testing.M) (code int) {
 	}
 	td.add(func() { os.RemoveAll(binDir) })
 	built := make(chan error, 1)
-	buildStart := time.Now()
-	go func() { built <- buildApps(context.Background(), cfg.root, binDir) }()
+	go func() {
+		start := time.Now()
+		err := buildApps(context.Background(), cfg.root, binDir)
+		if err == nil {
+			fmt.Printf("e2e: built stub-application and complete-application in %s\n", time.Since(start).Round(100*time.Millisecond))
+		}
+		built <- err
+	}()
 
 	fa, err := startFusionAuth(context.Background(), cfg, os.Stdout)
 	td.add(fa.stop)
@@ -95,7 +101,6 @@ func runSuite(m *testing.M) (code int) {
 	if buildErr != nil {
 		return fail(buildErr)
 	}
-	fmt.Printf("e2e: built stub-application and complete-application in %s\n", time.Since(buildStart).Round(100*time.Millisecond))
 
 	// The complete application, configured as a reader would, with every setting it reads
 	// named here so that none leaks in from the environment. CLIENT_ID and CLIENT_SECRET are
@@ -182,7 +187,7 @@ func saveFusionAuthLog(fa *fusionAuth) {
 		return
 	}
 	log := fa.log.String()
-	if log == "" {
+	if strings.TrimSpace(log) == "" {
 		return
 	}
 	path, err := filepath.Abs(filepath.Join("artifacts", "fusionauth.log"))
