@@ -75,13 +75,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// a container or a VM; APP_URL says how browsers reach it.
 	cfg.listenAddr = net.JoinHostPort("", port)
 
-	issuerURL, err := parseBaseURL("ISSUER", envOr(getenv, "ISSUER", kickstartIssuer))
-	if err != nil {
+	// The issuer is compared byte for byte with the one in FusionAuth's
+	// discovery document and tokens, so it is kept exactly as given.
+	cfg.issuer = envOr(getenv, "ISSUER", kickstartIssuer)
+	if _, err := parseBaseURL("ISSUER", cfg.issuer); err != nil {
 		return config{}, err
 	}
-	// The issuer is compared byte for byte with the one in FusionAuth's
-	// discovery document and tokens, so keep it exactly as configured.
-	cfg.issuer = strings.TrimSuffix(issuerURL.String(), "/")
 
 	cfg.clientID = envOr(getenv, "CLIENT_ID", kickstartClientID)
 	cfg.clientSecret = envOr(getenv, "CLIENT_SECRET", kickstartClientSecret)

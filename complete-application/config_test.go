@@ -53,6 +53,7 @@ func TestLoadConfigRefusesInvalidValues(t *testing.T) {
 		{"PORT", "70000"},
 		{"ISSUER", "localhost:9011"},
 		{"ISSUER", "http://"},
+		{"ISSUER", "http://localhost:9011?tenant=x"},
 		{"CLIENT_ID", " "},
 		{"CLIENT_SECRET", " "},
 		{"APP_SECRET_KEY", "too-short"},
