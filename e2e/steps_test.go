@@ -21,14 +21,13 @@ const (
 // 1.62 on, the form also holds a show-password button of type "button".
 const loginSubmit = chromedp.CSS(`form[action="/oauth2/authorize"] button:not([type=button])`)
 
-// The cookies of the complete application's session (with an http APP_URL; an https one adds
-// the __Host- prefix), and the short-lived one that carries a login from /login to /callback.
+// Every cookie the complete application sets starts with cb_ (and, with an https APP_URL,
+// __Host-). All of them make up the session, except the short-lived one that carries a login
+// from /login to /callback.
 const (
 	accessTokenCookie = "cb_access_token"
 	loginCookie       = "cb_login"
 )
-
-var sessionCookies = []string{"cb_access_token", "cb_refresh_token", "cb_id_token"}
 
 // on returns b for a subtest: steps then fail t, and a failure leaves t's own screenshot.
 func (b *browser) on(t *testing.T) *browser {
