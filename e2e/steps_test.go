@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -46,9 +47,23 @@ func (b *browser) openHome(baseURL string) {
 // clickLogin clicks Login on the home page and waits for FusionAuth's login form.
 func (b *browser) clickLogin() {
 	b.t.Helper()
-	b.do("click Login and see FusionAuth's login form",
-		chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible),
-		chromedp.WaitVisible(chromedp.ID("loginId")))
+	b.do("click Login", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.seeLoginForm("see FusionAuth's login form")
+}
+
+// seeLoginForm waits for FusionAuth's login form, served from FusionAuth's own host.
+func (b *browser) seeLoginForm(step string) {
+	b.t.Helper()
+	issuer := hostOf(suite.fusionAuth.url)
+	b.waitUntil(step, func(ctx context.Context) (bool, string, error) {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			return false, "no address yet", err
+		}
+		form, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#loginId") !== null`))
+		return hostOf(loc) == issuer && form, "the browser is at " + loc, err
+	})
+	b.do(step+": the form is visible", chromedp.WaitVisible(chromedp.ID("loginId")))
 }
 
 // signIn types the credentials into FusionAuth's login form and submits it.
@@ -142,4 +157,13 @@ func (b *browser) forgetAppCookies() {
 			b.t.Fatalf("step %q failed: %v", "delete the application's cookie "+name, err)
 		}
 	}
+}
+
+// hostOf returns the host:port of an address, or "" if it is not one.
+func hostOf(address string) string {
+	u, err := url.Parse(address)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }

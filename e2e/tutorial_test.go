@@ -117,7 +117,10 @@ func TestLogoutEndsSession(t *testing.T) {
 
 	assert.Empty(t, cookieNames(b.appCookies()), "after logout the browser holds none of the application's cookies")
 	b.openExpectingHome("/account")
-	b.clickLogin() // FusionAuth's form again: its session is over too
+
+	// FusionAuth's session is over too: Login shows its form again.
+	b.do("click Login again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.seeLoginForm("see FusionAuth's login form again, not an instant return to the account page")
 }
 
 func TestWrongPasswordShowsError(t *testing.T) {
@@ -130,7 +133,7 @@ func TestWrongPasswordShowsError(t *testing.T) {
 		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 		return strings.Contains(text, "Invalid login credentials."), "the page says: " + shorten(text), err
 	})
-	b.do("still see FusionAuth's login form", chromedp.WaitVisible(chromedp.ID("loginId")))
+	b.seeLoginForm("still see FusionAuth's login form")
 	assertNoSession(t, b)
 	b.openExpectingHome("/account")
 }
