@@ -102,6 +102,11 @@ func startFusionAuthImage(ctx context.Context, cfg config, fa *fusionAuth, progr
 	db, err := testcontainers.Run(ctx, cfg.postgresImage,
 		network.WithNetwork([]string{"db"}, nw),
 		testcontainers.WithEnv(map[string]string{"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres"}),
+		// Only FusionAuth, on the private network, needs the database. Its port is published
+		// on a random port of the loopback address only, because testcontainers would otherwise
+		// publish it on every interface of the machine.
+		testcontainers.WithExposedPorts("5432/tcp"),
+		publishOnLoopback("5432", "0"),
 		// PostgreSQL's first start initialises the database, then restarts: it is ready at the
 		// second "ready" line.
 		testcontainers.WithWaitStrategy(wait.ForLog("database system is ready to accept connections").
@@ -196,7 +201,7 @@ func runFusionAuthContainer(ctx context.Context, cfg config, fa *fusionAuth, pro
 		// Copied in rather than bind-mounted, so it also works with a remote Docker engine.
 		testcontainers.WithFiles(kickstart...),
 		testcontainers.WithExposedPorts(fusionAuthPort+"/tcp"),
-		publishOnLoopback(fusionAuthPort),
+		publishOnLoopback(fusionAuthPort, fusionAuthPort),
 		testcontainers.WithLogConsumerConfig(&testcontainers.LogConsumerConfig{
 			Consumers: []testcontainers.LogConsumer{fa.log},
 		}),
@@ -276,14 +281,15 @@ func kickstartFiles(dir string) ([]testcontainers.ContainerFile, error) {
 	return files, nil
 }
 
-// publishOnLoopback publishes a container port on the same port of 127.0.0.1 only.
-func publishOnLoopback(port string) testcontainers.CustomizeRequestOption {
+// publishOnLoopback publishes a container's TCP port on 127.0.0.1 only, at hostPort ("0" for a
+// random one).
+func publishOnLoopback(containerPort, hostPort string) testcontainers.CustomizeRequestOption {
 	return testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 		if hc.PortBindings == nil {
 			hc.PortBindings = dockernetwork.PortMap{}
 		}
-		hc.PortBindings[dockernetwork.MustParsePort(port+"/tcp")] = []dockernetwork.PortBinding{
-			{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: port},
+		hc.PortBindings[dockernetwork.MustParsePort(containerPort+"/tcp")] = []dockernetwork.PortBinding{
+			{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: hostPort},
 		}
 	})
 }
