@@ -1,0 +1,255 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests complete faults_test.go: they play a misbehaving FusionAuth
+// (or a misbehaving network in front of it) at the moments faults_test.go
+// does not, and every refusal is checked the same way: no session is stored,
+// /account still refuses, and FusionAuth is asked nothing further.
+
+// TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest: a callback the
+// browser did not start is refused before the code is spent, so the browser
+// that did start the login can still finish it.
+func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
+	otherKey, err := newCookieJar([]byte("another-secret-key-of-32-characters-or-more"), false)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		// deliver sends the victim's callback URL to the app from an
+		// attacker's browser, however the case wants it.
+		deliver func(t *testing.T, attacker *testApp, callback string) response
+	}{
+		{"unsolicited, in a browser that started no login", func(t *testing.T, attacker *testApp, callback string) response {
+			return attacker.get(callback)
+		}},
+		{"in a browser with its own login in progress", func(t *testing.T, attacker *testApp, callback string) response {
+			attacker.startLogin() // Login CSRF: the state differs from this browser's.
+			return attacker.get(callback)
+		}},
+		{"without its state", func(t *testing.T, attacker *testApp, callback string) response {
+			attacker.startLogin()
+			u, err := url.Parse(callback)
+			require.NoError(t, err)
+			q := u.Query()
+			q.Del("state")
+			u.RawQuery = q.Encode()
+			return attacker.get(u.String())
+		}},
+		{"with a login cookie sealed by another key", func(t *testing.T, attacker *testApp, callback string) response {
+			u, err := url.Parse(callback)
+			require.NoError(t, err)
+			attacker.setCookie(loginCookie, otherKey.seal(loginCookie, []byte(`{"state":"`+u.Query().Get("state")+
+				`","nonce":"n","verifier":"v","expires_at":"2999-01-01T00:00:00Z"}`)))
+			return attacker.get(callback)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			victim := newTestApp(t, idp)
+			callback := victim.signIn(victim.startLogin(), testUserEmail, testUserPassword)
+			attacker := victim.newBrowser()
+			idp.ResetRequests()
+
+			resp := tt.deliver(t, attacker, callback)
+			assertErrorPage(t, resp, http.StatusBadRequest)
+			assertSetsNoSession(t, resp.Response)
+			assertLoggedOut(t, attacker)
+			assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a foreign callback")
+			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+
+			// The positive control: the code was not spent, and the browser
+			// that started the login finishes it.
+			victim.get(callback)
+			assert.Equal(t, testUserEmail, elementText(victim.get("/account").body, "email"))
+		})
+	}
+}
+
+// TestCallbackRefusesReplayBeforeLogout: the login cookie is deleted on
+// first use, so the same callback a second time is refused without a token
+// request, even before the user logs out.
+func TestCallbackRefusesReplayBeforeLogout(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize := app.startLogin()
+	loginCookieValue := app.cookie(loginCookie)
+	callback := app.signIn(authorize, testUserEmail, testUserPassword)
+	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
+
+	// A fresh browser replays both the callback and the login cookie it had,
+	// as someone who copied them both would.
+	replayer := app.newBrowser()
+	replayer.setCookie(loginCookie, loginCookieValue)
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertSetsNoSession(t, resp.Response)
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the replay does not end the real session")
+
+	resp = replayer.get(callback)
+	// The copied cookie still opens and matches, so the app spends the code;
+	// FusionAuth's single-use codes are the last line here.
+	assert.Contains(t, []int{http.StatusBadRequest, http.StatusBadGateway}, resp.StatusCode, resp.body)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, replayer)
+	assert.LessOrEqual(t, requestsTo(idp, "/oauth2/token"), 1, "at most the copied cookie's token request")
+	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"))
+}
+
+// TestCallbackGivesUpOnAHangingTokenEndpoint: the token request has a
+// timeout, is sent once, and the user gets a clear page.
+func TestCallbackGivesUpOnAHangingTokenEndpoint(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	timeout := app.auth.httpClient.Timeout
+	callback := app.signIn(app.startLogin(), testUserEmail, testUserPassword)
+	idp.InjectFault(fusionauthtest.FaultTokenEndpointHangs)
+	idp.ResetRequests()
+
+	start := time.Now()
+	resp := app.get(callback)
+	took := time.Since(start)
+	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertSetsNoSession(t, resp.Response)
+	assert.GreaterOrEqual(t, took, timeout, "the app waits for its timeout")
+	assert.Less(t, took, timeout+3*time.Second, "and not much longer")
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the code is sent once, never retried another way")
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "no token request after the refusal")
+}
+
+// TestRefreshRefusalsEndTheSession: a refreshed ID token for another issuer,
+// subject or audience ends the session: every session cookie is deleted,
+// /account refuses, and FusionAuth hears nothing more. The positive control
+// refreshes the same way against a correct FusionAuth.
+func TestRefreshRefusalsEndTheSession(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault fusionauthtest.Fault // 0: none, the positive control
+	}{
+		{"NoFault", 0},
+		{fusionauthtest.FaultRefreshIDTokenWrongIssuer.String(), fusionauthtest.FaultRefreshIDTokenWrongIssuer},
+		{fusionauthtest.FaultRefreshIDTokenWrongSubject.String(), fusionauthtest.FaultRefreshIDTokenWrongSubject},
+		{fusionauthtest.FaultRefreshIDTokenWrongAudience.String(), fusionauthtest.FaultRefreshIDTokenWrongAudience},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			app := newTestApp(t, idp)
+			app.login()
+			if tt.fault != 0 {
+				idp.InjectFault(tt.fault)
+			}
+			idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+			idp.ResetRequests()
+
+			resp := app.get("/account")
+			assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "one refresh request")
+			if tt.fault == 0 {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+				assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refreshed session needs no further call")
+				return
+			}
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+			assert.Equal(t, "/", resp.Header.Get("Location"))
+			assertDeletesSession(t, resp.Response)
+			assertSetsNoSession(t, resp.Response)
+			assertLoggedOut(t, app)
+			assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "no token request after the refusal")
+			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+		})
+	}
+}
+
+// TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
+// can tamper with the token response swaps in another, perfectly valid
+// access token of the same user. The ID token's at_hash no longer matches,
+// at login and at refresh.
+func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
+	t.Run("at login", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		earlier := app.newBrowser()
+		earlier.login()
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) { body["access_token"] = stolen })
+		front.idp.ResetRequests()
+
+		resp := app.get(app.signIn(app.startLogin(), testUserEmail, testUserPassword))
+		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertSetsNoSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after")
+		assert.Zero(t, requestsTo(front.idp, "/oauth2/userinfo"))
+
+		// The positive control, through the same front, in a fresh browser
+		// (this one has FusionAuth's SSO session now).
+		front.setTokenRewrite(nil)
+		control := app.newBrowser()
+		control.login()
+		assert.Equal(t, http.StatusOK, control.get("/account").StatusCode)
+	})
+
+	t.Run("at refresh", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		app.login()
+		front.idp.Advance(61 * time.Minute)
+		// A login after the clock moved yields an access token that is valid now.
+		other := app.newBrowser()
+		other.login()
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) {
+			if grant == "refresh_token" {
+				body["access_token"] = stolen
+			}
+		})
+		front.idp.ResetRequests()
+
+		resp := app.get("/account")
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+		assertDeletesSession(t, resp.Response)
+		assertSetsNoSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")
+	})
+}
+
+// TestRefreshAfterKeyRotationFetchesTheKeysOnce: tokens refreshed after
+// FusionAuth rotates its signing key verify after exactly one fetch of the
+// key set, and the session carries on.
+func TestRefreshAfterKeyRotationFetchesTheKeysOnce(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	app.login()
+
+	for rotation := 1; rotation <= 2; rotation++ {
+		_, err := idp.RotateKey()
+		require.NoError(t, err)
+		idp.Advance(61 * time.Minute)
+		idp.ResetRequests()
+
+		resp := app.get("/account")
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "rotation %d: %s", rotation, resp.body)
+		assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "rotation %d: one refresh", rotation)
+		assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "rotation %d: one key set fetch", rotation)
+
+		resp = app.get("/account")
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "rotation %d, next request", rotation)
+		assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "rotation %d: the new key is cached", rotation)
+	}
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// idpFront serves the FusionAuth stand-in at an address the test controls,
+// and that address is the issuer the application is configured with. The
+// test can then do to FusionAuth what a network or a hostile server would:
+// take it away, make it hang, bring it back, or rewrite its token responses.
+type idpFront struct {
+	t    testing.TB
+	idp  *fusionauthtest.Server
+	addr string // host:port of the front, stable across down and up
+	url  string // the issuer
+
+	mu  sync.Mutex
+	srv *http.Server // nil while down
+	// hanging makes every request wait until the client gives up.
+	hanging bool
+	// rewriteToken, if set, edits the token endpoint's JSON answer to the
+	// given grant type before the application sees it.
+	rewriteToken func(grant string, body map[string]any)
+	// accessTokens are the access tokens the token endpoint handed out, oldest first.
+	accessTokens []string
+
+	// released is closed at the end of the test, so hanging requests return.
+	released chan struct{}
+}
+
+// newIDPFront starts the stand-in behind a front on a free local port.
+func newIDPFront(t testing.TB) *idpFront {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &idpFront{t: t, addr: listener.Addr().String(), released: make(chan struct{})}
+	f.url = "http://" + f.addr
+	f.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: f.url})
+	f.serve(listener)
+	t.Cleanup(func() {
+		close(f.released)
+		f.down()
+	})
+	return f
+}
+
+func (f *idpFront) serve(listener net.Listener) {
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	f.mu.Lock()
+	f.srv = srv
+	f.mu.Unlock()
+	go func() { _ = srv.Serve(listener) }()
+}
+
+// down closes the front and every connection to it: FusionAuth is gone, and
+// connecting to it is refused.
+func (f *idpFront) down() {
+	f.mu.Lock()
+	srv := f.srv
+	f.srv = nil
+	f.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// up serves FusionAuth at the same address again.
+func (f *idpFront) up() {
+	f.t.Helper()
+	listener, err := net.Listen("tcp", f.addr)
+	require.NoError(f.t, err, "listening on %s again", f.addr)
+	f.serve(listener)
+}
+
+// setHanging makes FusionAuth accept connections but never answer, or
+// answer again.
+func (f *idpFront) setHanging(hanging bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hanging = hanging
+}
+
+// setTokenRewrite installs (or, with nil, removes) an edit of the token
+// endpoint's answers.
+func (f *idpFront) setTokenRewrite(rewrite func(grant string, body map[string]any)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rewriteToken = rewrite
+}
+
+// lastAccessToken is the access token FusionAuth issued most recently.
+func (f *idpFront) lastAccessToken() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.NotEmpty(f.t, f.accessTokens, "no access token issued yet")
+	return f.accessTokens[len(f.accessTokens)-1]
+}
+
+func (f *idpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	hanging, rewrite := f.hanging, f.rewriteToken
+	f.mu.Unlock()
+	if hanging {
+		select {
+		case <-r.Context().Done():
+		case <-f.released:
+		}
+		return
+	}
+	if r.URL.Path != "/oauth2/token" {
+		f.idp.ServeHTTP(w, r)
+		return
+	}
+
+	// Read the grant type without taking the body from the stand-in.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+
+	rec := httptest.NewRecorder()
+	f.idp.ServeHTTP(rec, r)
+	answer := map[string]any{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+		copyResponse(w, rec)
+		return
+	}
+	if token, ok := answer["access_token"].(string); ok {
+		f.mu.Lock()
+		f.accessTokens = append(f.accessTokens, token)
+		f.mu.Unlock()
+	}
+	if rewrite == nil {
+		copyResponse(w, rec)
+		return
+	}
+	rewrite(form.Get("grant_type"), answer)
+	rewritten, err := json.Marshal(answer)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	rec.Body = bytes.NewBuffer(rewritten)
+	rec.Header().Set("Content-Length", strconv.Itoa(len(rewritten)))
+	copyResponse(w, rec)
+}
+
+func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for name, values := range rec.Header() {
+		w.Header()[name] = values
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = rec.Body.WriteTo(w)
+}
+
+// newApp starts the application with the front as its issuer.
+func (f *idpFront) newApp(t testing.TB) *testApp {
+	t.Helper()
+	srv, auth := newAppWithIssuer(t, f.url)
+	auth.now = f.idp.Now
+	registerRedirectURLs(t, f.idp, srv.URL)
+	return &testApp{t: t, url: srv.URL, idp: f.idp, auth: auth, client: newBrowserClient(t), srv: srv}
+}
+
+// newBrowser is another browser, with cookies of its own, on the same app.
+func (a *testApp) newBrowser() *testApp {
+	a.t.Helper()
+	return &testApp{t: a.t, url: a.url, idp: a.idp, auth: a.auth, client: newBrowserClient(a.t), srv: a.srv}
+}
+
+// sessionCookies are the cookies that make up a logged-in session.
+var sessionCookies = []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie}
+
+// assertSetsNoSession checks that a response stores no session in the
+// browser: every session cookie it sets, it deletes.
+func assertSetsNoSession(t *testing.T, resp *http.Response) {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Value != "" && c.MaxAge >= 0 {
+			assert.Fail(t, "the response sets a cookie", "Set-Cookie %s (%d bytes) on %s %s",
+				c.Name, len(c.Value), resp.Request.Method, resp.Request.URL.Path)
+		}
+	}
+}
+
+// assertDeletesSession checks that a response deletes every session cookie.
+func assertDeletesSession(t *testing.T, resp *http.Response) {
+	t.Helper()
+	deleted := map[string]bool{}
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			deleted[c.Name] = true
+		}
+	}
+	for _, name := range sessionCookies {
+		assert.True(t, deleted[name], "%s %s deletes cookie %s", resp.Request.Method, resp.Request.URL.Path, name)
+	}
+}
+
+// assertErrorPage checks an answer is the styled error page with the status
+// want: a clear message, never a 500 or a raw upstream error.
+func assertErrorPage(t *testing.T, resp response, want int) {
+	t.Helper()
+	assert.Equal(t, want, resp.StatusCode, "%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.body)
+	assert.NotEmpty(t, elementText(resp.body, "error"), "%s %s explains what happened", resp.Request.Method, resp.Request.URL.Path)
+	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
+		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
+	}
+}
+
+// errorsJoined turns the errors of concurrent work into one, keeping the first few.
+func errorsJoined(errs []error, keep int) error {
+	var kept []error
+	for _, err := range errs {
+		if err != nil && len(kept) < keep {
+			kept = append(kept, err)
+		}
+	}
+	return errors.Join(kept...)
+}
