@@ -34,6 +34,11 @@ func startChrome(cfg config) (context.Context, context.CancelFunc, error) {
 	if cfg.chromePath != "" {
 		opts = append(opts, chromedp.ExecPath(cfg.chromePath))
 	}
+	// chromedp's own switch for watching a run: it applies only to allocators chromedp builds
+	// itself, so it is passed on here.
+	if os.Getenv("CHROMEDP_VISIBLEWINDOW") != "" {
+		opts = append(opts, chromedp.VisibleWindow)
+	}
 	// Chrome's sandbox refuses to run as root, and on CI machines (disposable, and visiting
 	// only this suite's local pages) user namespaces are often unavailable.
 	if os.Geteuid() == 0 || os.Getenv("CI") == "true" {
