@@ -22,7 +22,7 @@ func TestRunServesLoginOnceFusionAuthComesUp(t *testing.T) {
 	appAddr, idpAddr := freeAddr(t), freeAddr(t)
 	appURL, issuer := "http://"+appAddr, "http://"+idpAddr
 	env := map[string]string{"APP_URL": appURL, "ISSUER": issuer, "APP_SECRET_KEY": testSecretKey}
-	startRun(t, env)
+	startRunAt(t, appAddr, env)
 
 	browser := &testApp{t: t, url: appURL, client: newBrowserClient(t)}
 	assert.Equal(t, http.StatusOK, browser.get("/").StatusCode, "home while FusionAuth is down")
@@ -52,9 +52,9 @@ func TestRunServesLoginOnceFusionAuthComesUp(t *testing.T) {
 	assert.Equal(t, testUserEmail, elementText(browser.get("/account").body, "email"))
 }
 
-// startRun runs the program with env until the test ends, and waits until
-// it answers.
-func startRun(t *testing.T, env map[string]string) {
+// startRunAt runs the program with env until the test ends, and waits until
+// it answers at addr, the address it listens on.
+func startRunAt(t *testing.T, addr string, env map[string]string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr lockedBuffer
@@ -71,10 +71,10 @@ func startRun(t *testing.T, env map[string]string) {
 			t.Error("run did not return after its context was cancelled")
 		}
 		if t.Failed() {
-			t.Logf("log of %s:\n%s", env["APP_URL"], stderr.String())
+			t.Logf("log of the instance on %s:\n%s", addr, stderr.String())
 		}
 	})
-	resp := waitForResponse(t, env["APP_URL"]+"/")
+	resp := waitForResponse(t, "http://"+addr+"/")
 	resp.Body.Close()
 }
 
