@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -225,15 +224,4 @@ func assertErrorPage(t *testing.T, resp response, want int) {
 	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
 		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
 	}
-}
-
-// errorsJoined turns the errors of concurrent work into one, keeping the first few.
-func errorsJoined(errs []error, keep int) error {
-	var kept []error
-	for _, err := range errs {
-		if err != nil && len(kept) < keep {
-			kept = append(kept, err)
-		}
-	}
-	return errors.Join(kept...)
 }
