@@ -36,6 +36,9 @@ func TestConcurrentLoginFlowsAllSucceed(t *testing.T) {
 	}
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
+	// The production timeout: the test helpers shorten it for fault tests,
+	// and a thousand logins queue longer than that for FusionAuth's tokens.
+	app.auth.httpClient.Timeout = upstreamTimeout
 	transport := &http.Transport{MaxIdleConnsPerHost: flows, MaxIdleConns: 2 * flows}
 	t.Cleanup(transport.CloseIdleConnections)
 
