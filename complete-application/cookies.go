@@ -93,18 +93,17 @@ func (j *cookieJar) open(base, sealed string) ([]byte, error) {
 // errCookieTooLarge means a token is too big to fit in a cookie.
 var errCookieTooLarge = errors.New("cookie would exceed 4096 bytes")
 
-// set seals value into the cookie called base. maxAge 0 makes a session
-// cookie, which the browser forgets when it closes.
-func (j *cookieJar) set(w http.ResponseWriter, base string, value []byte, maxAge time.Duration) error {
+// sealed returns the cookie called base holding value, sealed. maxAge 0 makes
+// a session cookie, which the browser forgets when it closes.
+func (j *cookieJar) sealed(base string, value []byte, maxAge time.Duration) (*http.Cookie, error) {
 	c := j.cookie(base, j.seal(base, value))
 	if maxAge > 0 {
 		c.MaxAge = int(maxAge / time.Second)
 	}
 	if len(c.String()) > maxCookieSize {
-		return fmt.Errorf("%s: %w", base, errCookieTooLarge)
+		return nil, fmt.Errorf("%s: %w", base, errCookieTooLarge)
 	}
-	http.SetCookie(w, c)
-	return nil
+	return c, nil
 }
 
 // setJSON seals v, encoded as JSON, into the cookie called base.
@@ -113,7 +112,12 @@ func (j *cookieJar) setJSON(w http.ResponseWriter, base string, v any, maxAge ti
 	if err != nil {
 		return fmt.Errorf("encoding cookie %s: %w", base, err)
 	}
-	return j.set(w, base, value, maxAge)
+	c, err := j.sealed(base, value, maxAge)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, c)
+	return nil
 }
 
 // get opens the cookie called base. A missing cookie is http.ErrNoCookie; a

@@ -129,7 +129,6 @@ func handleCallback(auth *authenticator, pages *pages) http.Handler {
 		}
 		if err := auth.startSession(w, tokens); err != nil {
 			auth.logger.Error("storing the session", "err", err)
-			auth.clearSession(w)
 			pages.renderError(w, r, http.StatusBadGateway, "Changebank could not store your login. Please try again.")
 			return
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -23,21 +25,38 @@ import (
 // errLoggedOut means the request has no usable session.
 var errLoggedOut = errors.New("not logged in")
 
-// startSession stores freshly verified tokens in the session cookies.
+// startSession stores freshly verified tokens in the session cookies. It
+// seals them all before setting any, so a token too large for a cookie
+// leaves no half-written session behind.
 func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedTokens) error {
-	if err := a.cookies.set(w, accessTokenCookie, []byte(tokens.accessToken), 0); err != nil {
-		return err
+	userJSON, err := json.Marshal(tokens.user)
+	if err != nil {
+		return fmt.Errorf("encoding the user: %w", err)
 	}
-	if err := a.cookies.set(w, idTokenCookie, []byte(tokens.idToken), 0); err != nil {
-		return err
+	type namedValue struct {
+		name  string
+		value []byte
 	}
-	if err := a.cookies.setJSON(w, userCookie, tokens.user, 0); err != nil {
-		return err
+	values := []namedValue{
+		{accessTokenCookie, []byte(tokens.accessToken)},
+		{idTokenCookie, []byte(tokens.idToken)},
+		{userCookie, userJSON},
 	}
 	// A login without offline_access granted has no refresh token; the
 	// session then ends when the access token expires.
 	if tokens.refreshToken != "" {
-		return a.cookies.set(w, refreshTokenCookie, []byte(tokens.refreshToken), 0)
+		values = append(values, namedValue{refreshTokenCookie, []byte(tokens.refreshToken)})
+	}
+	cookies := make([]*http.Cookie, 0, len(values))
+	for _, v := range values {
+		c, err := a.cookies.sealed(v.name, v.value, 0)
+		if err != nil {
+			return err
+		}
+		cookies = append(cookies, c)
+	}
+	for _, c := range cookies {
+		http.SetCookie(w, c)
 	}
 	return nil
 }
