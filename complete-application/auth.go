@@ -205,10 +205,8 @@ type user struct {
 // validates the ID token's nonce: it must equal the login's nonce at login,
 // and, if present, the original one after a refresh.
 func (a *authenticator) verifyTokenResponse(ctx context.Context, p *identityProvider, token *oauth2.Token, checkNonce func(string) error) (verifiedTokens, error) {
-	// x/oauth2 accepts any token type; a DPoP or MAC token used as a bearer
-	// token would not work, so refuse it now.
-	if !strings.EqualFold(token.TokenType, "Bearer") {
-		return verifiedTokens{}, fmt.Errorf("token_type is %q, want Bearer", token.TokenType)
+	if err := checkTokenType(token); err != nil {
+		return verifiedTokens{}, err
 	}
 	rawIDToken, ok := token.Extra("id_token").(string)
 	if !ok || rawIDToken == "" {
@@ -251,6 +249,34 @@ func (a *authenticator) verifyTokenResponse(ctx context.Context, p *identityProv
 			Email:    claims.Email,
 		},
 	}, nil
+}
+
+// verifyAccessOnlyResponse checks a refresh response that carries no ID
+// token, which OpenID Connect Core 12.2 allows: the session keeps the user
+// and ID token from the login, and the new access token must be theirs.
+func (a *authenticator) verifyAccessOnlyResponse(ctx context.Context, p *identityProvider, token *oauth2.Token, previous user, previousIDToken string) (verifiedTokens, error) {
+	if err := checkTokenType(token); err != nil {
+		return verifiedTokens{}, err
+	}
+	if _, err := a.verifyAccessToken(ctx, p, token.AccessToken, previous.Subject); err != nil {
+		return verifiedTokens{}, err
+	}
+	return verifiedTokens{
+		accessToken:  token.AccessToken,
+		refreshToken: token.RefreshToken,
+		idToken:      previousIDToken,
+		user:         previous,
+	}, nil
+}
+
+// checkTokenType refuses tokens that are not bearer tokens. x/oauth2 accepts
+// any token type, but a DPoP or MAC token used as a bearer token would not
+// work, so refuse it now.
+func checkTokenType(token *oauth2.Token) error {
+	if !strings.EqualFold(token.TokenType, "Bearer") {
+		return fmt.Errorf("token_type is %q, want Bearer", token.TokenType)
+	}
+	return nil
 }
 
 // verifyIDToken runs go-oidc's checks (signature with a pinned algorithm,

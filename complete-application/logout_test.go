@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"changebank/e2e/fusionauthtest"
 
@@ -58,4 +59,29 @@ func TestLogoutRevokesWhereAdvertised(t *testing.T) {
 	assert.NotEmpty(t, revoked[0])
 	assert.Equal(t, testClientID, clientID)
 	assert.Equal(t, kickstartClientSecret, clientSecret)
+}
+
+// TestRefreshWithoutIDToken: a refresh response may omit the ID token
+// (OpenID Connect Core 12.2). The session keeps the login's user and ID
+// token, and logout still sends that ID token as id_token_hint.
+func TestRefreshWithoutIDToken(t *testing.T) {
+	front := newIDPFront(t)
+	app := front.newApp(t)
+	app.login()
+	idTokenBefore := app.cookie("cb_id_token")
+	front.setTokenRewrite(func(grant string, body map[string]any) {
+		if grant == "refresh_token" {
+			delete(body, "id_token")
+		}
+	})
+
+	front.idp.Advance(61 * time.Minute)
+	resp := app.get("/account")
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+	assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+	assert.NotEqual(t, idTokenBefore, app.cookie("cb_id_token"), "the ID token cookie is sealed again")
+
+	logout := app.post("/logout", nil)
+	require.Equal(t, http.StatusSeeOther, logout.StatusCode)
+	assert.Contains(t, logout.Header.Get("Location"), "id_token_hint=ey", "the login's ID token is the hint")
 }

@@ -124,6 +124,11 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 		a.clearSession(w)
 		return user{}, errLoggedOut
 	}
+	previousIDToken, err := a.cookies.get(r, idTokenCookie)
+	if err != nil {
+		a.clearSession(w)
+		return user{}, errLoggedOut
+	}
 
 	// Without server-side state, parallel requests that find the same
 	// expired token each refresh it. FusionAuth's default reusable refresh
@@ -144,14 +149,19 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 		return user{}, errors.Join(errUpstream, err)
 	}
 
-	tokens, err := a.verifyTokenResponse(ctx, p, token, func(nonce string) error {
-		// OpenID Connect Core 12.2: a refreshed ID token's nonce, if any,
-		// is the one of the original authentication.
-		if nonce != "" && !equalSecret(nonce, previous.Nonce) {
-			return errors.New("refreshed ID token has a different nonce")
-		}
-		return nil
-	})
+	var tokens verifiedTokens
+	if rawIDToken, _ := token.Extra("id_token").(string); rawIDToken == "" {
+		tokens, err = a.verifyAccessOnlyResponse(ctx, p, token, previous, string(previousIDToken))
+	} else {
+		tokens, err = a.verifyTokenResponse(ctx, p, token, func(nonce string) error {
+			// OpenID Connect Core 12.2: a refreshed ID token's nonce, if
+			// any, is the one of the original authentication.
+			if nonce != "" && !equalSecret(nonce, previous.Nonce) {
+				return errors.New("refreshed ID token has a different nonce")
+			}
+			return nil
+		})
+	}
 	if err == nil && (tokens.user.Subject != previous.Subject || !slices.Equal(tokens.user.Audience, previous.Audience)) {
 		// The issuer is the same by construction: the verifier accepts no other.
 		err = errors.New("refreshed ID token is for another subject or audience")
