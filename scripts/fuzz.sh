@@ -15,17 +15,21 @@
 # This is not part of CI: `go test` already runs every seed input. An input
 # that fails is saved under complete-application/testdata/fuzz/<Target>/; fix
 # the bug and commit that file, and it becomes a seed every `go test` runs.
+# Minimizing each new interesting input may take 60 s by default, and on these
+# handler-level targets that can eat a whole run, so it is capped at
+# FUZZMINIMIZETIME (default 2s); a failing input is still minimized within it.
 # Only loopback traffic: the application and the FusionAuth stand-in both run
 # inside the test process.
 set -eu
 
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-60s}
+minimizetime=${FUZZMINIMIZETIME:-2s}
 if [ "$#" -eq 0 ]; then
 	set -- FuzzSessionCookies FuzzCallbackQuery FuzzMakeChangeForm
 fi
 
 for target in "$@"; do
 	echo "== $target for $fuzztime"
-	go test ./complete-application -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime"
+	go test ./complete-application -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimizetime"
 done
