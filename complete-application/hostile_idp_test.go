@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"testing"
@@ -252,4 +255,87 @@ func TestRefreshAfterKeyRotationFetchesTheKeysOnce(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "rotation %d, next request", rotation)
 		assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "rotation %d: the new key is cached", rotation)
 	}
+}
+
+// TestRefreshRefusesTokensFromAnotherAuthentication: a refresh answer that is
+// valid in itself (signed, fresh, for this client, at_hash matching) but
+// belongs to another authentication ends the session: another user's
+// refreshed tokens fail the subject check, and the same user's tokens from
+// another login fail the nonce check (OpenID Connect Core 12.2).
+func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
+	const otherEmail, otherPassword = "mallory@example.com", "mallory-password"
+	tests := []struct {
+		name string
+		// steal returns a token answer from another authentication, made
+		// after the victim's access token expired.
+		steal func(t *testing.T, front *idpFront, victim *testApp) map[string]any
+	}{
+		{"none: the positive control", nil},
+		{"another user's refreshed tokens", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+			registerUser(t, front.idp, "00000000-0000-4000-8000-00000000a11c", otherEmail, otherPassword)
+			other := victim.newBrowser()
+			callback := other.signIn(other.startLogin(), otherEmail, otherPassword)
+			require.Equal(t, http.StatusSeeOther, other.get(callback).StatusCode)
+			front.idp.Advance(61 * time.Minute)
+			require.Equal(t, http.StatusOK, other.get("/account").StatusCode, "the other user's refresh")
+			return front.lastAnswer("refresh_token")
+		}},
+		{"the same user's tokens from another login", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+			front.idp.Advance(61 * time.Minute)
+			other := victim.newBrowser()
+			other.login()
+			return front.lastAnswer("authorization_code")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			front := newIDPFront(t)
+			victim := front.newApp(t)
+			victim.login()
+			if tt.steal == nil {
+				front.idp.Advance(61 * time.Minute)
+			} else {
+				stolen := tt.steal(t, front, victim)
+				front.setTokenRewrite(func(grant string, body map[string]any) {
+					if grant == "refresh_token" {
+						clear(body)
+						maps.Copy(body, stolen)
+					}
+				})
+			}
+			front.idp.ResetRequests()
+
+			resp := victim.get("/account")
+			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "one refresh request")
+			if tt.steal == nil {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+				return
+			}
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+			assertDeletesSession(t, resp.Response)
+			assertSetsNoSession(t, resp.Response)
+			assertLoggedOut(t, victim)
+			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "no token request after the refusal")
+		})
+	}
+}
+
+// registerUser creates a user registered to Changebank through the admin
+// API, as an administrator would in FusionAuth.
+func registerUser(t *testing.T, idp *fusionauthtest.Server, id, email, password string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"user":         map[string]any{"email": email, "password": password},
+		"registration": map[string]any{"applicationId": testClientID},
+	})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, idp.URL()+"/api/user/registration/"+id, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", idp.APIKey())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "POST /api/user/registration/%s", id)
 }

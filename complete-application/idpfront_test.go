@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -36,8 +38,9 @@ type idpFront struct {
 	// rewriteToken, if set, edits the token endpoint's JSON answer to the
 	// given grant type before the application sees it.
 	rewriteToken func(grant string, body map[string]any)
-	// accessTokens are the access tokens the token endpoint handed out, oldest first.
-	accessTokens []string
+	// answers are the token endpoint's answers by grant type, before any
+	// rewrite, oldest first.
+	answers []tokenAnswer
 
 	// released is closed at the end of the test, so hanging requests return.
 	released chan struct{}
@@ -103,12 +106,32 @@ func (f *idpFront) setTokenRewrite(rewrite func(grant string, body map[string]an
 	f.rewriteToken = rewrite
 }
 
+// tokenAnswer is one answer of the token endpoint.
+type tokenAnswer struct {
+	grant string
+	body  map[string]any
+}
+
+// lastAnswer is the token endpoint's latest answer to the grant type.
+func (f *idpFront) lastAnswer(grant string) map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range slices.Backward(f.answers) {
+		if a.grant == grant {
+			return maps.Clone(a.body)
+		}
+	}
+	require.Fail(f.t, "no token answer yet", "grant %s", grant)
+	return nil
+}
+
 // lastAccessToken is the access token FusionAuth issued most recently.
 func (f *idpFront) lastAccessToken() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	require.NotEmpty(f.t, f.accessTokens, "no access token issued yet")
-	return f.accessTokens[len(f.accessTokens)-1]
+	require.NotEmpty(f.t, f.answers, "no access token issued yet")
+	token, _ := f.answers[len(f.answers)-1].body["access_token"].(string)
+	return token
 }
 
 func (f *idpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,11 +166,9 @@ func (f *idpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		copyResponse(w, rec)
 		return
 	}
-	if token, ok := answer["access_token"].(string); ok {
-		f.mu.Lock()
-		f.accessTokens = append(f.accessTokens, token)
-		f.mu.Unlock()
-	}
+	f.mu.Lock()
+	f.answers = append(f.answers, tokenAnswer{grant: form.Get("grant_type"), body: maps.Clone(answer)})
+	f.mu.Unlock()
 	if rewrite == nil {
 		copyResponse(w, rec)
 		return
