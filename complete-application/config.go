@@ -44,7 +44,16 @@ type config struct {
 }
 
 // loadConfig reads the configuration from getenv (os.Getenv outside tests) and
-// refuses values that cannot work, naming the variable to fix.
+// refuses values that cannot work, naming the variable to fix:
+//
+//	APP_URL         the app's public base URL (http://localhost:5000); the
+//	                callback is APP_URL/callback, the logout URL APP_URL/logout
+//	PORT            the port to listen on (APP_URL's port)
+//	ISSUER          FusionAuth's issuer (http://localhost:9011)
+//	CLIENT_ID       the application's client id (the kickstart's)
+//	CLIENT_SECRET   the application's client secret (the kickstart's)
+//	APP_SECRET_KEY  at least 32 characters that seal the cookies (random
+//	                at each start when unset, with a warning)
 func loadConfig(getenv func(string) string) (config, error) {
 	var cfg config
 

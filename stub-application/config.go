@@ -18,7 +18,10 @@ type config struct {
 }
 
 // loadConfig reads the configuration from getenv (os.Getenv outside tests) and
-// refuses values that cannot work, naming the variable to fix.
+// refuses values that cannot work, naming the variable to fix:
+//
+//	APP_URL         the app's public base URL (http://localhost:5000)
+//	PORT            the port to listen on (APP_URL's port)
 func loadConfig(getenv func(string) string) (config, error) {
 	var cfg config
 
