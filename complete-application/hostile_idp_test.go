@@ -260,10 +260,10 @@ func TestRefreshAfterKeyRotationFetchesTheKeysOnce(t *testing.T) {
 // TestRefreshRefusesTokensFromAnotherAuthentication: a refresh answer that is
 // valid in itself (signed, fresh, for this client, at_hash matching) but
 // belongs to another authentication ends the session: another user's
-// refreshed tokens fail the subject check, and the same user's tokens from
-// another login fail the nonce check (OpenID Connect Core 12.2).
+// refreshed tokens fail the subject check, the same user's tokens from
+// another login fail the nonce check (OpenID Connect Core 12.2), and an
+// answer with no ID token must still carry this user's access token.
 func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
-	const otherEmail, otherPassword = "mallory@example.com", "mallory-password"
 	tests := []struct {
 		name string
 		// steal returns a token answer from another authentication, made
@@ -272,19 +272,18 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 	}{
 		{"none: the positive control", nil},
 		{"another user's refreshed tokens", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
-			registerUser(t, front.idp, "00000000-0000-4000-8000-00000000a11c", otherEmail, otherPassword)
-			other := victim.newBrowser()
-			callback := other.signIn(other.startLogin(), otherEmail, otherPassword)
-			require.Equal(t, http.StatusSeeOther, other.get(callback).StatusCode)
-			front.idp.Advance(61 * time.Minute)
-			require.Equal(t, http.StatusOK, other.get("/account").StatusCode, "the other user's refresh")
-			return front.lastAnswer("refresh_token")
+			return otherUsersRefresh(t, front, victim)
 		}},
 		{"the same user's tokens from another login", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			front.idp.Advance(61 * time.Minute)
 			other := victim.newBrowser()
 			other.login()
 			return front.lastAnswer("authorization_code")
+		}},
+		{"another user's access token, without an ID token", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+			stolen := otherUsersRefresh(t, front, victim)
+			delete(stolen, "id_token") // OpenID Connect Core 12.2 lets a refresh answer omit it.
+			return stolen
 		}},
 	}
 	for _, tt := range tests {
@@ -319,6 +318,20 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "no token request after the refusal")
 		})
 	}
+}
+
+// otherUsersRefresh logs another user in, lets the access tokens expire and
+// returns that user's refresh answer.
+func otherUsersRefresh(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+	t.Helper()
+	const email, password = "mallory@example.com", "mallory-password"
+	registerUser(t, front.idp, "00000000-0000-4000-8000-00000000a11c", email, password)
+	other := victim.newBrowser()
+	callback := other.signIn(other.startLogin(), email, password)
+	require.Equal(t, http.StatusSeeOther, other.get(callback).StatusCode)
+	front.idp.Advance(61 * time.Minute)
+	require.Equal(t, http.StatusOK, other.get("/account").StatusCode, "the other user's refresh")
+	return front.lastAnswer("refresh_token")
 }
 
 // registerUser creates a user registered to Changebank through the admin
