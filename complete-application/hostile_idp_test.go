@@ -352,3 +352,34 @@ func registerUser(t *testing.T, idp *fusionauthtest.Server, id, email, password 
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "POST /api/user/registration/%s", id)
 }
+
+// TestRefreshRefusesNonBearerTokens: a refresh answer whose token_type is not
+// Bearer ends the session, with or without a new ID token.
+func TestRefreshRefusesNonBearerTokens(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		withIDToken bool
+	}{{"with an ID token", true}, {"without an ID token", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			front := newIDPFront(t)
+			app := front.newApp(t)
+			app.login()
+			front.setTokenRewrite(func(grant string, body map[string]any) {
+				if grant == "refresh_token" {
+					body["token_type"] = "DPoP"
+					if !tt.withIDToken {
+						delete(body, "id_token")
+					}
+				}
+			})
+			front.idp.Advance(61 * time.Minute)
+			front.idp.ResetRequests()
+
+			resp := app.get("/account")
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+			assertDeletesSession(t, resp.Response)
+			assertLoggedOut(t, app)
+			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")
+		})
+	}
+}
