@@ -21,6 +21,9 @@ import (
 // A JWT alone can fill half of the 4096 bytes a browser keeps per cookie,
 // which is why the tokens do not share one, and why the claims needed on
 // every request sit in a small cookie of their own.
+//
+// They are browser-session cookies (no Max-Age): closing the browser ends the
+// session, and otherwise the refresh token's lifetime at FusionAuth does.
 
 // errLoggedOut means the request has no usable session.
 var errLoggedOut = errors.New("not logged in")
