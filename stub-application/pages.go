@@ -55,12 +55,12 @@ func parsePages(logger *slog.Logger) (*pages, error) {
 // instead of half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	page, ok := p.templates[name]
-	var buf bytes.Buffer
 	if !ok {
 		p.logger.Error("no such page template", "template", name)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	var buf bytes.Buffer
 	if err := page.ExecuteTemplate(&buf, "layout", data); err != nil {
 		p.logger.Error("rendering page", "template", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
