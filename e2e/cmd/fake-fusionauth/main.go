@@ -40,6 +40,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	// Its log imitates FusionAuth's, so that the same readiness checks serve
+	// both; this first line makes sure nobody mistakes it for FusionAuth.
+	fmt.Fprintln(stdout, "fake-fusionauth: a FusionAuth stand-in for development and tests, not FusionAuth (see e2e/fusionauthtest/README.md)")
+
 	kickstart := getenv("FUSIONAUTH_APP_KICKSTART_FILE")
 	if kickstart == "" {
 		kickstart = "kickstart/kickstart.json"
