@@ -114,6 +114,7 @@ func TestCallbackRefusesReplayBeforeLogout(t *testing.T) {
 // TestCallbackGivesUpOnAHangingTokenEndpoint: the token request has a
 // timeout, is sent once, and the user gets a clear page.
 func TestCallbackGivesUpOnAHangingTokenEndpoint(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
 	timeout := app.auth.httpClient.Timeout

@@ -19,6 +19,7 @@ import (
 // FusionAuth listens on its address, login works in the same process within
 // the discovery retry interval.
 func TestRunServesLoginOnceFusionAuthComesUp(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
 	appAddr, idpAddr := freeAddr(t), freeAddr(t)
 	appURL, issuer := "http://"+appAddr, "http://"+idpAddr
 	env := map[string]string{"APP_URL": appURL, "ISSUER": issuer, "APP_SECRET_KEY": testSecretKey}
@@ -84,6 +85,7 @@ func startRunAt(t *testing.T, addr string, env map[string]string) {
 // page (never a 500) while keeping the session; once FusionAuth is back, the
 // same session refreshes and carries on.
 func TestSessionOutlivesAFusionAuthOutage(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
 	tests := []struct {
 		name    string
 		outage  func(f *idpFront)
