@@ -332,7 +332,7 @@ func (a *authenticator) verifyAccessToken(ctx context.Context, p *identityProvid
 		return nil, fmt.Errorf("verifying access token: %w", err)
 	}
 	if token.Subject != subject {
-		return nil, errors.New("access token belongs to another user than the ID token")
+		return nil, errors.New("access token is for another user than the session")
 	}
 	if slices.ContainsFunc(token.Audience, func(aud string) bool { return aud != a.clientID }) {
 		return nil, errors.New("access token has an untrusted audience")
