@@ -144,28 +144,6 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	}
 }
 
-// TestRefreshRefusesChangedIdentity: a refreshed ID token must keep the
-// issuer, subject and audience of the first one.
-func TestRefreshRefusesChangedIdentity(t *testing.T) {
-	for _, fault := range []fusionauthtest.Fault{
-		fusionauthtest.FaultRefreshIDTokenWrongIssuer,
-		fusionauthtest.FaultRefreshIDTokenWrongSubject,
-		fusionauthtest.FaultRefreshIDTokenWrongAudience,
-	} {
-		t.Run(fault.String(), func(t *testing.T) {
-			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
-			app := newTestApp(t, idp)
-			app.login()
-			idp.InjectFault(fault)
-			idp.Advance(61 * time.Minute)
-			resp := app.get("/account")
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
-			assert.Equal(t, "/", resp.Header.Get("Location"))
-			assert.Empty(t, app.cookie("cb_access_token"))
-		})
-	}
-}
-
 // TestLoginAfterKeyRotation: tokens signed by a new key are accepted after
 // one fetch of FusionAuth's key set.
 func TestLoginAfterKeyRotation(t *testing.T) {

@@ -218,22 +218,6 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 	}
 }
 
-// TestReplicasShareSessions: two instances with the same APP_SECRET_KEY
-// serve the same user, because the session lives in sealed cookies only.
-func TestReplicasShareSessions(t *testing.T) {
-	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
-	first := newTestApp(t, idp)
-	first.login()
-
-	second := newTestApp(t, idp)
-	u, _ := url.Parse(first.url)
-	v, _ := url.Parse(second.url)
-	second.client.Jar.SetCookies(v, first.client.Jar.Cookies(u))
-	resp := second.get("/account")
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
-}
-
 // TestProtectedPagesWhileFusionAuthIsDown: with a session but no reachable
 // FusionAuth to fetch keys from, protected pages answer 503, public ones work.
 func TestProtectedPagesWhileFusionAuthIsDown(t *testing.T) {
