@@ -429,21 +429,10 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 		return
 	}
 
-	req := tokenRequest{app: app, user: u, scope: code.scope, nonce: code.nonce, sessionID: code.sessionID, authTime: code.authTime}
-	access, idToken, err := s.issueTokens(req)
+	body, err := s.tokenResponse(tokenRequest{app: app, user: u, scope: code.scope, nonce: code.nonce, sessionID: code.sessionID, authTime: code.authTime})
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
-	}
-	body := map[string]any{
-		"access_token": access,
-		"expires_in":   int(s.timeToLive(app) / time.Second),
-		"scope":        code.scope,
-		"token_type":   "Bearer",
-		"userId":       u.id,
-	}
-	if idToken != "" {
-		body["id_token"] = idToken
 	}
 	if slices.Contains(strings.Fields(code.scope), "offline_access") &&
 		app.oauth.GenerateRefreshTokens && app.grantEnabled("refresh_token") {
@@ -476,26 +465,36 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token is invalid or expired.", "refresh_token_not_found"})
 		return
 	}
-	req := tokenRequest{
+	// No new refresh token: the stand-in models only the Reusable usage policy.
+	body, err := s.tokenResponse(tokenRequest{
 		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime, refresh: true,
-	}
-	access, idToken, err := s.issueTokens(req)
+	})
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, body)
+}
+
+// tokenResponse issues the tokens for req and returns the token endpoint's
+// answer without a refresh token: both grants answer with it. The caller holds s.mu.
+func (s *Server) tokenResponse(req tokenRequest) (map[string]any, error) {
+	access, idToken, err := s.issueTokens(req)
+	if err != nil {
+		return nil, err
+	}
 	body := map[string]any{
 		"access_token": access,
-		"expires_in":   int(s.timeToLive(app) / time.Second),
-		"scope":        rt.scope,
+		"expires_in":   int(s.timeToLive(req.app) / time.Second),
+		"scope":        req.scope,
 		"token_type":   "Bearer",
-		"userId":       rt.userID,
+		"userId":       req.user.id,
 	}
 	if idToken != "" {
 		body["id_token"] = idToken
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, body)
+	return body, nil
 }
 
 // clientAuthenticationOptional applies the application's clientAuthenticationPolicy.
