@@ -126,11 +126,13 @@ func (s *Server) handleTenantPatch() http.Handler {
 			return
 		}
 		delete(body.Tenant, "id")
-		mergePatch(s.tenant.doc, body.Tenant)
-		if err := s.tenant.refresh(); err != nil {
+		// Merged into a copy, so that a refused PATCH changes nothing.
+		patched := &tenant{id: s.tenant.id, doc: patchedCopy(s.tenant.doc, body.Tenant)}
+		if err := patched.refresh(); err != nil {
 			fieldError(w, "tenant", "[invalid]tenant", err.Error())
 			return
 		}
+		s.tenant = patched
 		writeJSON(w, http.StatusOK, map[string]any{"tenant": s.tenant.doc})
 	})
 }
@@ -148,16 +150,54 @@ func (s *Server) handleApplicationGet() http.Handler {
 	})
 }
 
-func (s *Server) handleApplicationCreate() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Application map[string]any `json:"application"`
+// readApplication decodes the {"application": {...}} body of a create or PATCH
+// request, answering the error itself when it cannot.
+func readApplication(w http.ResponseWriter, r *http.Request) (doc map[string]any, ok bool) {
+	var body struct {
+		Application map[string]any `json:"application"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		fieldError(w, "application", "[invalidJSON]", err.Error())
+		return nil, false
+	}
+	return body.Application, true
+}
+
+// saveApplication checks app as FusionAuth would, then stores it and answers
+// with it; a refused application is answered with the error and not stored.
+// The caller holds s.mu.
+func (s *Server) saveApplication(w http.ResponseWriter, app *application) {
+	if err := app.refresh(); err != nil {
+		fieldError(w, "application", "[invalid]application", err.Error())
+		return
+	}
+	if app.jwt.Enabled {
+		for _, keyID := range []string{app.jwt.AccessTokenKeyID, app.jwt.IDTokenKeyID} {
+			if _, ok := s.keys[keyID]; keyID != "" && !ok {
+				fieldError(w, "application.jwtConfiguration", "[invalid]keyId", "The key ["+keyID+"] does not exist.")
+				return
+			}
 		}
-		if err := decodeBody(r, &body); err != nil {
-			fieldError(w, "application", "[invalidJSON]", err.Error())
+		if app.jwt.AccessTokenKeyID == "" || app.jwt.IDTokenKeyID == "" {
+			fieldError(w, "application.jwtConfiguration", "[blank]keyId",
+				"the stand-in needs accessTokenKeyId and idTokenKeyId when jwtConfiguration is enabled")
 			return
 		}
-		if body.Application == nil {
+	}
+	if _, exists := s.apps[app.id]; !exists {
+		s.appOrder = append(s.appOrder, app.id)
+	}
+	s.apps[app.id] = app
+	writeJSON(w, http.StatusOK, map[string]any{"application": app.doc})
+}
+
+func (s *Server) handleApplicationCreate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		doc, ok := readApplication(w, r)
+		if !ok {
+			return
+		}
+		if doc == nil {
 			fieldError(w, "application", "[blank]application", "You must specify the [application] property.")
 			return
 		}
@@ -172,48 +212,25 @@ func (s *Server) handleApplicationCreate() http.Handler {
 			fieldError(w, "application.id", "[duplicate]application.id", "An application with Id ["+id+"] already exists.")
 			return
 		}
-		body.Application["id"] = id
-		body.Application["tenantId"] = s.tenant.id
-		oauth, _ := body.Application["oauthConfiguration"].(map[string]any)
+		doc["id"] = id
+		doc["tenantId"] = s.tenant.id
+		oauth, _ := doc["oauthConfiguration"].(map[string]any)
 		if oauth == nil {
 			oauth = map[string]any{}
-			body.Application["oauthConfiguration"] = oauth
+			doc["oauthConfiguration"] = oauth
 		}
 		if secret, _ := oauth["clientSecret"].(string); secret == "" {
 			oauth["clientSecret"] = newSecret()
 		}
 		oauth["clientId"] = id
-		app := &application{id: id, tenantID: s.tenant.id, doc: body.Application}
-		if err := app.refresh(); err != nil {
-			fieldError(w, "application", "[invalid]application", err.Error())
-			return
-		}
-		if app.jwt.Enabled {
-			for _, keyID := range []string{app.jwt.AccessTokenKeyID, app.jwt.IDTokenKeyID} {
-				if _, ok := s.keys[keyID]; keyID != "" && !ok {
-					fieldError(w, "application.jwtConfiguration", "[invalid]keyId", "The key ["+keyID+"] does not exist.")
-					return
-				}
-			}
-			if app.jwt.AccessTokenKeyID == "" || app.jwt.IDTokenKeyID == "" {
-				fieldError(w, "application.jwtConfiguration", "[blank]keyId",
-					"the stand-in needs accessTokenKeyId and idTokenKeyId when jwtConfiguration is enabled")
-				return
-			}
-		}
-		s.apps[id] = app
-		s.appOrder = append(s.appOrder, id)
-		writeJSON(w, http.StatusOK, map[string]any{"application": app.doc})
+		s.saveApplication(w, &application{id: id, tenantID: s.tenant.id, doc: doc})
 	})
 }
 
 func (s *Server) handleApplicationPatch() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Application map[string]any `json:"application"`
-		}
-		if err := decodeBody(r, &body); err != nil {
-			fieldError(w, "application", "[invalidJSON]", err.Error())
+		patch, ok := readApplication(w, r)
+		if !ok {
 			return
 		}
 		s.mu.Lock()
@@ -223,14 +240,10 @@ func (s *Server) handleApplicationPatch() http.Handler {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
-		delete(body.Application, "id")
-		delete(body.Application, "tenantId")
-		mergePatch(app.doc, body.Application)
-		if err := app.refresh(); err != nil {
-			fieldError(w, "application", "[invalid]application", err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"application": app.doc})
+		delete(patch, "id")
+		delete(patch, "tenantId")
+		// Merged into a copy, so that a refused PATCH changes nothing.
+		s.saveApplication(w, &application{id: app.id, tenantID: app.tenantID, doc: patchedCopy(app.doc, patch)})
 	})
 }
 

@@ -251,6 +251,32 @@ func mergePatch(target, patch map[string]any) {
 	}
 }
 
+// patchedCopy returns a deep copy of doc with patch merged in; doc is unchanged.
+func patchedCopy(doc, patch map[string]any) map[string]any {
+	patched := deepCopy(doc).(map[string]any)
+	mergePatch(patched, patch)
+	return patched
+}
+
+// deepCopy copies the maps and slices of a decoded JSON document.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(v))
+		for name, value := range v {
+			c[name] = deepCopy(value)
+		}
+		return c
+	case []any:
+		c := make([]any, len(v))
+		for i, value := range v {
+			c[i] = deepCopy(value)
+		}
+		return c
+	}
+	return v
+}
+
 func remarshal(from, to any) error {
 	data, err := json.Marshal(from)
 	if err != nil {

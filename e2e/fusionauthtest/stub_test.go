@@ -562,3 +562,33 @@ func TestUnregisteredUserWithoutRequireRegistration(t *testing.T) {
 	assert.Equal(t, "AuthenticatedNotRegistered", q.Get("userState"))
 	assert.NotEmpty(t, q.Get("code"))
 }
+
+func TestRefusedApplicationPatchChangesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		jwt  map[string]any
+	}{
+		{"a signing key that does not exist", map[string]any{"accessTokenKeyId": "00000000-0000-4000-8000-00000000dead", "timeToLiveInSeconds": 5}},
+		{"a lifetime that is not a number", map[string]any{"timeToLiveInSeconds": "five", "refreshTokenTimeToLiveInMinutes": 1}},
+	}
+	tg := stub(t)
+	path := "/api/application/" + tg.ClientID
+	status, before := adminRequest(t, tg, http.MethodGet, path, nil)
+	require.Equal(t, http.StatusOK, status)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _ := adminRequest(t, tg, http.MethodPatch, path, map[string]any{
+				"application": map[string]any{"jwtConfiguration": tt.jwt},
+			})
+			assert.Equal(t, http.StatusBadRequest, status, "PATCH jwtConfiguration %v", tt.jwt)
+			status, after := adminRequest(t, tg, http.MethodGet, path, nil)
+			require.Equal(t, http.StatusOK, status)
+			assert.Equal(t, before, after, "the application after a refused PATCH")
+		})
+	}
+	c := newClient(t, testContext(t), tg)
+	code, req := logIn(t, c, newBrowser(t))
+	token, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
+	require.NoError(t, err, "tokens are still issued after the refused PATCHes")
+	assert.InDelta(t, 3600, time.Until(token.Expiry).Seconds(), 5, "the kickstart's lifetime still holds")
+}
