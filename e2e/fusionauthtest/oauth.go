@@ -162,6 +162,21 @@ func (s *Server) pkceRequired(app *application) bool {
 	return false
 }
 
+// authorizeOrRefuse checks an authorization request and, when it is refused,
+// answers with the error page or the error redirect. The caller holds s.mu.
+func (s *Server) authorizeOrRefuse(w http.ResponseWriter, r *http.Request, p authorizeParams) (*application, bool) {
+	app, page, redirect := s.checkAuthorize(p)
+	switch {
+	case page != nil:
+		renderError(w, http.StatusBadRequest, page)
+		return nil, false
+	case redirect != nil:
+		redirectWithError(w, r, p, redirect)
+		return nil, false
+	}
+	return app, true
+}
+
 // redirectWithError sends an OAuth error back to the (already validated) redirect_uri.
 func redirectWithError(w http.ResponseWriter, r *http.Request, p authorizeParams, e *oauthError) {
 	q := url.Values{}
@@ -186,13 +201,8 @@ func (s *Server) handleAuthorizeGet() http.Handler {
 		p := readAuthorizeParams(r.URL.Query())
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		app, page, redirect := s.checkAuthorize(p)
-		switch {
-		case page != nil:
-			renderError(w, http.StatusBadRequest, page)
-			return
-		case redirect != nil:
-			redirectWithError(w, r, p, redirect)
+		app, ok := s.authorizeOrRefuse(w, r, p)
+		if !ok {
 			return
 		}
 		if session := s.ssoSession(r); session != nil {
@@ -212,13 +222,8 @@ func (s *Server) handleAuthorizePost() http.Handler {
 		p := readAuthorizeParams(r.PostForm)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		app, page, redirect := s.checkAuthorize(p)
-		switch {
-		case page != nil:
-			renderError(w, http.StatusBadRequest, page)
-			return
-		case redirect != nil:
-			redirectWithError(w, r, p, redirect)
+		app, ok := s.authorizeOrRefuse(w, r, p)
+		if !ok {
 			return
 		}
 		loginID := r.PostForm.Get("loginId")
