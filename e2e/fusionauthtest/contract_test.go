@@ -225,6 +225,8 @@ func TestContractLoginRefusals(t *testing.T) {
 		// do returns the page FusionAuth answers.
 		do       func(t *testing.T, tg target, c client, b browser) page
 		wantText string
+		// notText must not be on the page: a right password is not refused as a wrong one.
+		notText string
 	}{
 		{
 			name: "wrong password",
@@ -245,6 +247,7 @@ func TestContractLoginRefusals(t *testing.T) {
 			do: func(t *testing.T, tg target, c client, b browser) page {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.Unregistered, tg.Password)
 			},
+			notText: "Invalid login credentials.",
 		},
 		{
 			name: "unregistered redirect URI",
@@ -268,12 +271,16 @@ func TestContractLoginRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.do(t, tg, c, newBrowser(t))
+			assert.Less(t, p.Status, 500, "a refusal, not a server error; body:\n%s", p.Body)
 			if p.Status >= 300 && p.Status < 400 {
 				assert.NotContains(t, p.Location, "code=", "no code for %s", tt.name)
 				assert.False(t, strings.HasPrefix(p.Location, tg.RedirectURL), "not sent back to the app; Location %s", p.Location)
 			}
 			if tt.wantText != "" {
 				assert.Contains(t, p.Body, tt.wantText)
+			}
+			if tt.notText != "" {
+				assert.NotContains(t, p.Body, tt.notText)
 			}
 		})
 	}
