@@ -193,3 +193,29 @@ func TestLoginWorksOnceFusionAuthStarts(t *testing.T) {
 	app.login()
 	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
 }
+
+// TestLoginWithoutRefreshTokenEndsWithItsAccessToken: a login that brings no
+// refresh token deletes any the browser still holds from an earlier login,
+// so the new session ends when its access token expires instead of being
+// renewed with the earlier login's refresh token.
+func TestLoginWithoutRefreshTokenEndsWithItsAccessToken(t *testing.T) {
+	front := newIDPFront(t)
+	earlier := front.newApp(t)
+	earlier.login()
+	require.NotEmpty(t, earlier.cookie(refreshTokenCookie), "the earlier login's refresh token")
+
+	browser := earlier.newBrowser()
+	browser.setCookie(refreshTokenCookie, earlier.cookie(refreshTokenCookie))
+	front.setTokenRewrite(func(grant string, body map[string]any) { delete(body, "refresh_token") })
+	browser.login()
+	assert.Empty(t, browser.cookie(refreshTokenCookie), "the login deleted the earlier refresh token")
+	assert.Equal(t, http.StatusOK, browser.get("/account").StatusCode)
+
+	front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+	front.idp.ResetRequests()
+	resp := browser.get("/account")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assert.Zero(t, requestsTo(front.idp, "/oauth2/token"), "no refresh with another login's refresh token")
+	assertLoggedOut(t, browser)
+}

@@ -61,6 +61,11 @@ func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedToken
 	for _, c := range cookies {
 		http.SetCookie(w, c)
 	}
+	if tokens.refreshToken == "" {
+		// An earlier login's refresh token must not outlive it and renew
+		// this one.
+		a.cookies.clear(w, refreshTokenCookie)
+	}
 	return nil
 }
 
