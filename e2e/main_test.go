@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -47,7 +48,8 @@ func runSuite(m *testing.M) (code int) {
 
 	td := &teardown{}
 	defer td.run()
-	stopOnInterrupt(td)
+	ctx, setupDone := stopOnInterrupt(td)
+	defer setupDone() // before td.run: an interrupt's teardown waits for this one
 	fail := func(err error) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
@@ -83,14 +85,14 @@ func runSuite(m *testing.M) (code int) {
 	built := make(chan error, 1)
 	go func() {
 		start := time.Now()
-		err := buildApps(context.Background(), cfg.root, binDir)
+		err := buildApps(ctx, cfg.root, binDir)
 		if err == nil {
 			fmt.Printf("e2e: built stub-application and complete-application in %s\n", time.Since(start).Round(100*time.Millisecond))
 		}
 		built <- err
 	}()
 
-	fa, err := startFusionAuth(context.Background(), cfg, os.Stdout)
+	fa, err := startFusionAuth(ctx, cfg, os.Stdout)
 	td.add(fa.stop)
 	suite.fusionAuth = fa
 	buildErr := <-built
@@ -136,6 +138,10 @@ func runSuite(m *testing.M) (code int) {
 	td.add(stub.stop)
 	suite.stubURL = stubURL
 
+	setupDone()
+	if ctx.Err() != nil {
+		return fail(errors.New("interrupted before the tests began"))
+	}
 	testStart := time.Now()
 	code = m.Run()
 	testTime = time.Since(testStart)
@@ -158,27 +164,40 @@ func (td *teardown) add(stop func()) {
 	td.stops = append(td.stops, stop)
 }
 
+// run holds the lock while it stops everything, so that a second caller (an interrupt during
+// the normal teardown) returns only once the first has finished, and never exits half way.
 func (td *teardown) run() {
 	td.mu.Lock()
-	stops := td.stops
-	td.stops = nil
-	td.mu.Unlock()
-	for i := len(stops) - 1; i >= 0; i-- {
-		stops[i]()
+	defer td.mu.Unlock()
+	for i := len(td.stops) - 1; i >= 0; i-- {
+		td.stops[i]()
 	}
+	td.stops = nil
 }
 
 // stopOnInterrupt tears down on Ctrl-C or SIGTERM, so that no container or program outlives
-// an interrupted run.
-func stopOnInterrupt(td *teardown) {
+// an interrupted run. The context it returns is cancelled at the signal, which stops the build
+// and FusionAuth's start; the teardown then waits for setupDone, so that whatever was starting
+// at that moment has been handed to td. A second signal exits without waiting.
+func stopOnInterrupt(td *teardown) (ctx context.Context, setupDone func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	settled := make(chan struct{})
+	var once sync.Once
 	interrupted := make(chan os.Signal, 1)
 	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-interrupted
 		fmt.Fprintf(os.Stderr, "e2e: %v: stopping what the suite started\n", sig)
+		cancel()
+		select {
+		case <-settled:
+		case sig = <-interrupted:
+			fmt.Fprintf(os.Stderr, "e2e: %v again: not waiting for the setup to let go\n", sig)
+		}
 		td.run()
 		os.Exit(1)
 	}()
+	return ctx, func() { once.Do(func() { close(settled) }) }
 }
 
 // saveFusionAuthLog writes what FusionAuth logged to e2e/artifacts and prints its last lines.
