@@ -1,7 +1,8 @@
 // Package fusionauthtest is a FusionAuth stand-in for tests, in the spirit of
-// net/http/httptest: an HTTP server that answers the way FusionAuth 1.69 does
-// for everything this project uses, configured only by the project's
-// kickstart/kickstart.json.
+// net/http/httptest: an HTTP server that imitates, from FusionAuth's
+// documentation, how FusionAuth 1.69 answers the requests this project makes,
+// configured only by a kickstart file (by default the project's
+// kickstart/kickstart.json). It is not FusionAuth.
 //
 //	fa := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 //	provider, err := oidc.NewProvider(ctx, fa.URL()) // issuer = fa.URL()

@@ -1,13 +1,14 @@
-// Command fake-fusionauth serves the project's FusionAuth stand-in, configured by
-// the kickstart file, so the tutorial can be followed without Docker:
+// Command fake-fusionauth serves the project's FusionAuth stand-in (a test double,
+// not FusionAuth), configured by the kickstart file, for tests and for trying the
+// applications on a machine that cannot run FusionAuth's image:
 //
 //	go run ./e2e/cmd/fake-fusionauth
 //
 // It reads the kickstart from FUSIONAUTH_APP_KICKSTART_FILE (default
 // kickstart/kickstart.json, relative to the working directory), listens on :9011
 // (change it with -addr), logs "KickstartRunner - Summary" once it is ready, and
-// stops on SIGINT or SIGTERM. It is a test double: see e2e/fusionauthtest for
-// what it covers and what only a real FusionAuth proves.
+// stops on SIGINT or SIGTERM. See e2e/fusionauthtest for what it covers and what
+// only a real FusionAuth proves.
 package main
 
 import (
