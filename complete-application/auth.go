@@ -210,7 +210,7 @@ func (a *authenticator) verifyTokenResponse(ctx context.Context, p *identityProv
 	}
 	rawIDToken, ok := token.Extra("id_token").(string)
 	if !ok || rawIDToken == "" {
-		return verifiedTokens{}, errors.New("token response has no id_token")
+		return verifiedTokens{}, errors.New("token response has no id_token string")
 	}
 
 	idToken, err := a.verifyIDToken(ctx, p, rawIDToken)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -378,6 +379,32 @@ func TestRefreshRefusesNonBearerTokens(t *testing.T) {
 
 			resp := app.get("/account")
 			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+			assertDeletesSession(t, resp.Response)
+			assertLoggedOut(t, app)
+			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")
+		})
+	}
+}
+
+// TestRefreshRefusesAMalformedIDToken: a refresh answer may leave the ID
+// token out, but one that is there must be a string that verifies; anything
+// else ends the session rather than counting as no ID token.
+func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
+	for _, idToken := range []any{42, true, map[string]any{"sub": "x"}, []string{"a.b.c"}} {
+		t.Run(fmt.Sprintf("%T", idToken), func(t *testing.T) {
+			front := newIDPFront(t)
+			app := front.newApp(t)
+			app.login()
+			front.setTokenRewrite(func(grant string, body map[string]any) {
+				if grant == "refresh_token" {
+					body["id_token"] = idToken
+				}
+			})
+			front.idp.Advance(61 * time.Minute)
+			front.idp.ResetRequests()
+
+			resp := app.get("/account")
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "id_token %v: %s", idToken, resp.body)
 			assertDeletesSession(t, resp.Response)
 			assertLoggedOut(t, app)
 			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")

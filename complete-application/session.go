@@ -158,7 +158,11 @@ func (a *authenticator) refreshSession(w http.ResponseWriter, r *http.Request, p
 	}
 
 	var tokens verifiedTokens
-	if rawIDToken, _ := token.Extra("id_token").(string); rawIDToken == "" {
+	// Only an absent id_token means an answer without one: an id_token that
+	// is there but not a string is malformed, and verifyTokenResponse
+	// refuses it. (Extra returns "" for a missing field of a form-encoded
+	// answer, nil for a missing JSON field.)
+	if idToken := token.Extra("id_token"); idToken == nil || idToken == "" {
 		tokens, err = a.verifyAccessOnlyResponse(ctx, p, token, previous, string(previousIDToken))
 	} else {
 		tokens, err = a.verifyTokenResponse(ctx, p, token, func(nonce string) error {
