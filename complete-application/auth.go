@@ -130,9 +130,11 @@ func (a *authenticator) provider(ctx context.Context) (*identityProvider, error)
 }
 
 func (a *authenticator) discover(ctx context.Context) (*identityProvider, error) {
-	// The client given here is also the one go-oidc uses later to fetch
-	// signing keys, so every call to FusionAuth has a timeout. The request's
-	// cancellation must not reach that later use, hence WithoutCancel.
+	// go-oidc keeps the client given here and later fetches FusionAuth's
+	// signing keys with it, so those calls have a timeout too. Every request
+	// waiting on discoveryMu shares this discovery's outcome, so it must not
+	// stop when the browser that happened to start it goes away: hence
+	// WithoutCancel, leaving the client's timeout as the bound.
 	ctx = oidc.ClientContext(context.WithoutCancel(ctx), a.httpClient)
 	// NewProvider fails unless the discovery document's issuer is exactly
 	// a.issuer, the first of many issuer checks.
