@@ -301,10 +301,11 @@ func adminRequest(t testing.TB, tg target, method, path string, body any) (int, 
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, "read the answer to %s %s", method, path)
 	var out map[string]any
-	data, _ := io.ReadAll(resp.Body)
 	if len(data) > 0 {
-		_ = json.Unmarshal(data, &out)
+		require.NoError(t, json.Unmarshal(data, &out), "%s %s answered %d with a body that is not a JSON object:\n%s", method, path, resp.StatusCode, data)
 	}
 	return resp.StatusCode, out
 }

@@ -582,6 +582,7 @@ func TestRefusedApplicationPatchChangesNothing(t *testing.T) {
 	path := "/api/application/" + tg.ClientID
 	status, before := adminRequest(t, tg, http.MethodGet, path, nil)
 	require.Equal(t, http.StatusOK, status)
+	require.NotEmpty(t, before["application"], "GET %s", path)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, _ := adminRequest(t, tg, http.MethodPatch, path, map[string]any{
