@@ -2,13 +2,14 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"changebank/e2e/fusionauthtest"
 )
 
 // The fixed addresses of the tutorial. The kickstart sets FusionAuth's issuer to
@@ -97,11 +98,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.fusionAuthImage = "fusionauth/fusionauth-app:" + versions["FUSIONAUTH_VERSION"]
 	cfg.postgresImage = "postgres:" + versions["POSTGRES_VERSION"]
 
-	ks, err := readKickstart(filepath.Join(cfg.kickstartDirPath, "kickstart.json"))
+	// The API key and the application id come from the kickstart, the single source of
+	// FusionAuth's configuration, read by the stand-in's loader with every substitution.
+	ks, err := fusionauthtest.LoadKickstart(filepath.Join(cfg.kickstartDirPath, "kickstart.json"), getenv)
 	if err != nil {
 		return config{}, err
 	}
-	cfg.apiKey, cfg.applicationID = ks.apiKey, ks.applicationID
+	cfg.apiKey, cfg.applicationID = ks.APIKeys[0].Key, ks.Variables["applicationId"]
+	if cfg.applicationID == "" {
+		return config{}, errors.New("the kickstart defines no variables.applicationId, the Changebank application's id")
+	}
 	if key := getenv("FUSIONAUTH_API_KEY"); key != "" {
 		cfg.apiKey = key
 	}
@@ -166,46 +172,4 @@ func readDotEnv(path string) (map[string]string, error) {
 		vars[strings.TrimSpace(name)] = strings.Trim(strings.TrimSpace(value), `"'`)
 	}
 	return vars, s.Err()
-}
-
-// kickstartValues are the kickstart's values the suite needs to call FusionAuth's API.
-type kickstartValues struct {
-	apiKey        string
-	applicationID string
-}
-
-// readKickstart takes the API key and the application id from the kickstart, the single source
-// of FusionAuth's configuration, rather than repeating them here.
-func readKickstart(path string) (kickstartValues, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return kickstartValues{}, fmt.Errorf("read the kickstart: %w", err)
-	}
-	var ks struct {
-		Variables map[string]string `json:"variables"`
-		APIKeys   []struct {
-			Key string `json:"key"`
-		} `json:"apiKeys"`
-	}
-	if err := json.Unmarshal(b, &ks); err != nil {
-		return kickstartValues{}, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(ks.APIKeys) == 0 {
-		return kickstartValues{}, fmt.Errorf("%s: no apiKeys", path)
-	}
-	// Only #{variable} references are expanded: that is all the kickstart uses for these two.
-	expand := func(s string) string {
-		for name, value := range ks.Variables {
-			s = strings.ReplaceAll(s, "#{"+name+"}", value)
-		}
-		return s
-	}
-	v := kickstartValues{
-		apiKey:        expand(ks.APIKeys[0].Key),
-		applicationID: ks.Variables["applicationId"],
-	}
-	if v.applicationID == "" || strings.Contains(v.apiKey, "#{") {
-		return kickstartValues{}, fmt.Errorf("%s: want variables.applicationId and an apiKeys[0].key made of variables", path)
-	}
-	return v, nil
 }
