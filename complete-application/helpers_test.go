@@ -83,21 +83,28 @@ func newBrowserClient(t testing.TB) *http.Client {
 // application through the admin API.
 func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL string) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"application": map[string]any{
+	callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
 		"oauthConfiguration": map[string]any{
 			"authorizedRedirectURLs": []string{appURL + "/callback", appURL + "/logout"},
 			"logoutURL":              appURL + "/logout",
 		},
 	}})
+}
+
+// callAdminAPI sends body as JSON to the stand-in's admin API with its API
+// key, as kickstart or an administrator's script would, and requires a 200.
+func callAdminAPI(t testing.TB, idp *fusionauthtest.Server, method, path string, body any) {
+	t.Helper()
+	payload, err := json.Marshal(body)
 	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPatch, idp.URL()+"/api/application/"+testClientID, bytes.NewReader(body))
+	req, err := http.NewRequest(method, idp.URL()+path, bytes.NewReader(payload))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", idp.APIKey())
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "PATCH application")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s %s", method, path)
 }
 
 // response is a finished HTTP exchange, with the body read.

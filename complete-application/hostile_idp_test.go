@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -340,19 +338,10 @@ func otherUsersRefresh(t *testing.T, front *idpFront, victim *testApp) map[strin
 // API, as an administrator would in FusionAuth.
 func registerUser(t *testing.T, idp *fusionauthtest.Server, id, email, password string) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{
+	callAdminAPI(t, idp, http.MethodPost, "/api/user/registration/"+id, map[string]any{
 		"user":         map[string]any{"email": email, "password": password},
 		"registration": map[string]any{"applicationId": testClientID},
 	})
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, idp.URL()+"/api/user/registration/"+id, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", idp.APIKey())
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "POST /api/user/registration/%s", id)
 }
 
 // TestRefreshRefusesNonBearerTokens: a refresh answer whose token_type is not
