@@ -132,21 +132,18 @@ func New(opts Options) (*Server, error) {
 // URL, and closes it when the test ends. It fails the test if the kickstart fails.
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("fusionauthtest: listen: %v", err)
-	}
-	base := "http://" + listener.Addr().String()
+	// The unstarted server already listens, so its URL is known before the
+	// kickstart runs and can become the issuer.
+	ts := httptest.NewUnstartedServer(nil)
 	if opts.Issuer == "" {
-		opts.Issuer = base
+		opts.Issuer = "http://" + ts.Listener.Addr().String()
 	}
 	s, err := New(opts)
 	if err != nil {
-		_ = listener.Close()
+		_ = ts.Listener.Close()
 		t.Fatalf("fusionauthtest: %v", err)
 	}
-	ts := httptest.NewUnstartedServer(s)
-	ts.Listener = listener
+	ts.Config.Handler = s
 	ts.Start()
 	s.url = ts.URL
 	s.stop = ts.Close

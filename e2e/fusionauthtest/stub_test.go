@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -599,4 +602,30 @@ func TestRefusedApplicationPatchChangesNothing(t *testing.T) {
 	token, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 	require.NoError(t, err, "tokens are still issued after the refused PATCHes")
 	assert.InDelta(t, 3600, time.Until(token.Expiry).Seconds(), 5, "the kickstart's lifetime still holds")
+}
+
+func TestNewServerLeavesNoSocketOpen(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("counts open files through /proc/self/fd, which this system does not have")
+	}
+	openFiles := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(entries)
+	}
+	// A socket nobody closes is closed by its finalizer once the garbage collector
+	// runs; without it, each one stays open and is counted.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	const servers = 5
+	before := openFiles()
+	for i := range servers {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			s := fusionauthtest.NewServer(t, fusionauthtest.Options{KickstartPath: projectKickstart})
+			resp, err := http.Get(s.URL() + "/api/status")
+			require.NoError(t, err)
+			resp.Body.Close()
+		})
+	}
+	http.DefaultClient.CloseIdleConnections()
+	assert.Less(t, openFiles()-before, servers, "open files after %d servers came and went", servers)
 }
