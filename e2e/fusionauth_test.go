@@ -335,6 +335,9 @@ func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Write
 		last = fmt.Sprintf("last answer: status %d, error %v", status, err)
 		select {
 		case <-ctx.Done():
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("stopped waiting for the FusionAuth at %s: %w", cfg.fusionAuthURL, ctx.Err())
+			}
 			return fmt.Errorf("no FusionAuth with the Changebank application at %s (FUSIONAUTH_URL) within %s (%s): start it with `docker compose up -d` and wait for its kickstart", cfg.fusionAuthURL, cfg.startupTimeout, last)
 		case <-time.After(time.Second):
 		}
