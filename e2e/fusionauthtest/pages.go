@@ -28,7 +28,9 @@ func renderPage(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, name, data) // the client has gone if this fails
+	// The status line is sent: an error now (a client that has gone, or a page
+	// that no test renders) can only cut the page short.
+	_ = pages.ExecuteTemplate(w, name, data)
 }
 
 func renderLogin(w http.ResponseWriter, status int, page loginPage) {
