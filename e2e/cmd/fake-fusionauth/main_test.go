@@ -39,10 +39,18 @@ func TestRunServesTheKickstartUntilCancelled(t *testing.T) {
 		return ""
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, getenv, &stdout, &stderr) }()
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, getenv, &stdout, &stderr)
+	}()
+	// Should an assertion stop the test early, its server still stops before the test ends.
+	t.Cleanup(func() {
+		cancel()
+		<-returned
+	})
 
 	listening := regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
 	var addr string
