@@ -74,6 +74,9 @@ type identityProvider struct {
 	// revocationURL is the RFC 7009 revocation endpoint, if FusionAuth
 	// advertises one. See handleLogout.
 	revocationURL string
+	// namesItselfInCallbacks is true when the discovery document announces
+	// that every authorization response carries FusionAuth's iss (RFC 9207).
+	namesItselfInCallbacks bool
 }
 
 func newAuthenticator(cfg config, logger *slog.Logger) (*authenticator, error) {
@@ -145,6 +148,7 @@ func (a *authenticator) discover(ctx context.Context) (*identityProvider, error)
 	var metadata struct {
 		EndSessionEndpoint string `json:"end_session_endpoint"`
 		RevocationEndpoint string `json:"revocation_endpoint"`
+		IssParameter       bool   `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := provider.Claims(&metadata); err != nil {
 		return nil, fmt.Errorf("reading discovery metadata: %w", err)
@@ -175,8 +179,9 @@ func (a *authenticator) discover(ctx context.Context) (*identityProvider, error)
 			SupportedSigningAlgs: []string{oidc.RS256},
 			Now:                  a.now,
 		}),
-		endSessionURL: metadata.EndSessionEndpoint,
-		revocationURL: metadata.RevocationEndpoint,
+		endSessionURL:          metadata.EndSessionEndpoint,
+		revocationURL:          metadata.RevocationEndpoint,
+		namesItselfInCallbacks: metadata.IssParameter,
 	}, nil
 }
 

@@ -400,3 +400,33 @@ func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
 		})
 	}
 }
+
+// TestCallbackWithoutIssIsRefused: FusionAuth announces that its
+// authorization responses name it (RFC 9207), so a code without iss is
+// refused before it is sent to the token endpoint, and with iss the same
+// login completes.
+func TestCallbackWithoutIssIsRefused(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callback, err := url.Parse(app.signIn(app.startLogin(), testUserEmail, testUserPassword))
+	require.NoError(t, err)
+	query := callback.Query()
+	require.Equal(t, idp.URL(), query.Get("iss"), "the stand-in names itself, as FusionAuth does")
+	withoutIss := *callback
+	query.Del("iss")
+	withoutIss.RawQuery = query.Encode()
+	loginCookieValue := app.cookie(loginCookie)
+	idp.ResetRequests()
+
+	resp := app.get(withoutIss.String())
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertSetsNoSession(t, resp.Response)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a code without iss")
+	assertLoggedOut(t, app)
+
+	// The positive control: the same login, with iss, completes.
+	app.setCookie(loginCookie, loginCookieValue)
+	resp = app.get(callback.String())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}

@@ -107,6 +107,15 @@ func handleCallback(auth *authenticator, pages *pages) http.Handler {
 			pages.renderError(w, r, http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth right now. Please try again shortly.")
 			return
 		}
+		// RFC 9207 again: when FusionAuth says it always names itself, a
+		// code without iss may come from another provider, so it is not sent
+		// to FusionAuth's token endpoint.
+		if provider.namesItselfInCallbacks && !query.Has("iss") {
+			auth.logger.Warn("callback has no iss, though FusionAuth announces one")
+			pages.renderError(w, r, http.StatusBadRequest,
+				"This login response came from an unexpected identity provider. Please log in again.")
+			return
+		}
 
 		ctx := auth.upstreamContext(r.Context())
 		token, err := provider.oauth2.Exchange(ctx, query.Get("code"), oauth2.VerifierOption(tx.Verifier))
