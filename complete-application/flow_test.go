@@ -136,9 +136,11 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	app.login()
 
 	idp.Advance(31 * 24 * time.Hour) // Past the kickstart's 30-day refresh token lifetime.
+	idp.ResetRequests()
 	resp := app.get("/account")
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refresh FusionAuth refused")
 	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user"} {
 		assert.Empty(t, app.cookie(name), "cookie %s after a refused refresh", name)
 	}
