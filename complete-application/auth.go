@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,12 +296,8 @@ func (a *authenticator) verifyIDToken(ctx context.Context, p *identityProvider, 
 	if idToken.Subject == "" {
 		return nil, errors.New("ID token has no sub")
 	}
-	// go-oidc accepts an audience list that merely contains our client id;
-	// a token also meant for other parties is not ours to accept.
-	for _, aud := range idToken.Audience {
-		if aud != a.clientID {
-			return nil, fmt.Errorf("ID token has an untrusted audience %q", aud)
-		}
+	if aud, ok := a.untrustedAudience(idToken.Audience); ok {
+		return nil, fmt.Errorf("ID token has an untrusted audience %q", aud)
 	}
 	var claims struct {
 		AuthorizedParty string `json:"azp"`
@@ -341,10 +336,22 @@ func (a *authenticator) verifyAccessToken(ctx context.Context, p *identityProvid
 	if token.Subject != subject {
 		return nil, errors.New("access token is for another user than the session")
 	}
-	if slices.ContainsFunc(token.Audience, func(aud string) bool { return aud != a.clientID }) {
-		return nil, errors.New("access token has an untrusted audience")
+	if aud, ok := a.untrustedAudience(token.Audience); ok {
+		return nil, fmt.Errorf("access token has an untrusted audience %q", aud)
 	}
 	return token, nil
+}
+
+// untrustedAudience returns an audience of a token other than this client,
+// if there is one. go-oidc accepts an audience list that merely contains our
+// client id; a token also meant for other parties is not ours to accept.
+func (a *authenticator) untrustedAudience(audience []string) (string, bool) {
+	for _, aud := range audience {
+		if aud != a.clientID {
+			return aud, true
+		}
+	}
+	return "", false
 }
 
 // equalSecret compares two secrets in constant time, so the time taken does
