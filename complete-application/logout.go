@@ -90,8 +90,10 @@ func (a *authenticator) revokeRefreshToken(ctx context.Context, endpoint, refres
 //
 // Inside the iframe, a browser applies the deletions only when FusionAuth and
 // Changebank are the same site (as on localhost), because the cookies are
-// SameSite=Lax; across sites, the top-level visit as post_logout_redirect_uri
-// clears them.
+// SameSite=Lax. Across sites, a logout Changebank starts still clears them on
+// the top-level visit as post_logout_redirect_uri, but one another application
+// starts does not: this session then lasts until FusionAuth refuses its
+// refresh token, which its logout does not revoke.
 func handleFrontChannelLogout(auth *authenticator, issuerOrigin string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// FusionAuth's page may frame this response; no other site may.
