@@ -41,6 +41,9 @@ func TestContractDiscovery(t *testing.T) {
 	}
 	require.NoError(t, c.provider.Claims(&doc))
 	assert.Equal(t, tg.URL, doc.Issuer)
+	// Since 1.69 every authorization response carries iss (RFC 9207). The
+	// complete application refuses a code without iss when this is advertised.
+	assert.True(t, doc.IssParameterSupport, "authorization_response_iss_parameter_supported")
 	assert.Equal(t, tg.URL+"/oauth2/authorize", doc.Authorization)
 	assert.Equal(t, tg.URL+"/oauth2/token", doc.Token)
 	assert.Equal(t, tg.URL+"/oauth2/userinfo", doc.Userinfo)
