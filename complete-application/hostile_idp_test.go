@@ -167,13 +167,7 @@ func TestRefreshRefusalsEndTheSession(t *testing.T) {
 				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refreshed session needs no further call")
 				return
 			}
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
-			assert.Equal(t, "/", resp.Header.Get("Location"))
-			assertDeletesSession(t, resp.Response)
-			assertSetsNoSession(t, resp.Response)
-			assertLoggedOut(t, app)
-			assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "no token request after the refusal")
-			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+			assertRefreshEndedSession(t, resp, app, idp)
 		})
 	}
 }
@@ -224,11 +218,7 @@ func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 		front.idp.ResetRequests()
 
 		resp := app.get("/account")
-		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
-		assertDeletesSession(t, resp.Response)
-		assertSetsNoSession(t, resp.Response)
-		assertLoggedOut(t, app)
-		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")
+		assertRefreshEndedSession(t, resp, app, front.idp)
 	})
 }
 
@@ -311,11 +301,7 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
 				return
 			}
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
-			assertDeletesSession(t, resp.Response)
-			assertSetsNoSession(t, resp.Response)
-			assertLoggedOut(t, victim)
-			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "no token request after the refusal")
+			assertRefreshEndedSession(t, resp, victim, front.idp)
 		})
 	}
 }
@@ -367,10 +353,7 @@ func TestRefreshRefusesNonBearerTokens(t *testing.T) {
 			front.idp.ResetRequests()
 
 			resp := app.get("/account")
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
-			assertDeletesSession(t, resp.Response)
-			assertLoggedOut(t, app)
-			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")
+			assertRefreshEndedSession(t, resp, app, front.idp)
 		})
 	}
 }
@@ -393,10 +376,7 @@ func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
 			front.idp.ResetRequests()
 
 			resp := app.get("/account")
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "id_token %v: %s", idToken, resp.body)
-			assertDeletesSession(t, resp.Response)
-			assertLoggedOut(t, app)
-			assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the refresh, and nothing after")
+			assertRefreshEndedSession(t, resp, app, front.idp)
 		})
 	}
 }
@@ -429,4 +409,19 @@ func TestCallbackWithoutIssIsRefused(t *testing.T) {
 	resp = app.get(callback.String())
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
 	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}
+
+// assertRefreshEndedSession checks the outcome of a refused refresh: the
+// browser goes to the home page, every session cookie is deleted and none is
+// set, /account refuses, and FusionAuth heard the one refresh request and
+// nothing after it.
+func assertRefreshEndedSession(t *testing.T, resp response, app *testApp, idp *fusionauthtest.Server) {
+	t.Helper()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assertDeletesSession(t, resp.Response)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refresh, and nothing after it")
+	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
 }
