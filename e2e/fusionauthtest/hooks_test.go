@@ -629,3 +629,17 @@ func TestNewServerLeavesNoSocketOpen(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	assert.Less(t, openFiles()-before, servers, "open files after %d servers came and went", servers)
 }
+
+// TestLogoutAPIIsRecorded: a test can see that a client revoked its refresh
+// token, and with which parameters.
+func TestLogoutAPIIsRecorded(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	token := logInForTokens(t, c, newBrowser(t))
+	tg.Stub.ResetRequests()
+
+	postLogoutAPI(t, tg, url.Values{"global": {"false"}, "refreshToken": {token.RefreshToken}}, "", "", nil)
+	requests := tg.Stub.Requests()
+	require.Equal(t, 1, countRequests(requests, http.MethodPost, "/api/logout"), "POST /api/logout is recorded")
+	assert.Equal(t, token.RefreshToken, requests[0].Query.Get("refreshToken"))
+}

@@ -302,6 +302,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("GET /api/application/{id}", s.requireAPIKey(s.handleApplicationGet()))
 	mux.Handle("POST /api/user/registration/{userId}", s.requireAPIKey(s.handleRegistrationCreate()))
 	mux.Handle("DELETE /api/jwt/refresh", s.requireAPIKey(s.handleRefreshTokenRevoke()))
+	mux.Handle("POST /api/logout", s.handleLogoutAPI())
 
 	mux.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
