@@ -643,3 +643,65 @@ func TestLogoutAPIIsRecorded(t *testing.T) {
 	require.Equal(t, 1, countRequests(requests, http.MethodPost, "/api/logout"), "POST /api/logout is recorded")
 	assert.Equal(t, token.RefreshToken, requests[0].Query.Get("refreshToken"))
 }
+
+// TestRefreshTokenUsagePolicy: Reusable (the default) keeps the refresh token;
+// OneTimeUse, set by the kickstart or the admin API, swaps it at every refresh.
+func TestRefreshTokenUsagePolicy(t *testing.T) {
+	oneTimeUse := map[string]any{"application": map[string]any{"jwtConfiguration": map[string]any{
+		"refreshTokenUsagePolicy": "OneTimeUse",
+	}}}
+	tests := []struct {
+		name    string
+		setUp   func(t *testing.T) target
+		wantNew bool
+	}{
+		{name: "Reusable by default", setUp: func(t *testing.T) target { return stub(t) }},
+		{name: "OneTimeUse by PATCH", wantNew: true, setUp: func(t *testing.T) target {
+			tg := stub(t)
+			status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, oneTimeUse)
+			require.Equal(t, http.StatusOK, status, "PATCH refreshTokenUsagePolicy")
+			return tg
+		}},
+		{name: "OneTimeUse by the kickstart", wantNew: true, setUp: func(t *testing.T) target {
+			return stubWithKickstart(t, func(ks string) string {
+				return strings.Replace(ks, `"refreshTokenTimeToLiveInMinutes": 43200`,
+					`"refreshTokenTimeToLiveInMinutes": 43200, "refreshTokenUsagePolicy": "OneTimeUse"`, 1)
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := tt.setUp(t)
+			c := newClient(t, testContext(t), tg)
+			first := logInForTokens(t, c, newBrowser(t)).RefreshToken
+
+			status, body := refreshRaw(t, c, first)
+			require.Equal(t, http.StatusOK, status, "first refresh: %v", body)
+			next, _ := body["refresh_token"].(string)
+			if !tt.wantNew {
+				assert.Empty(t, next, "Reusable: no new refresh token")
+				status, body = refreshRaw(t, c, first)
+				assert.Equal(t, http.StatusOK, status, "Reusable: the refresh token works again: %v", body)
+				return
+			}
+			require.NotEmpty(t, next, "OneTimeUse: a new refresh token")
+			assert.NotEqual(t, first, next)
+			assert.NotEmpty(t, body["refresh_token_id"], "with its id")
+
+			status, body = refreshRaw(t, c, first)
+			assert.Equal(t, http.StatusBadRequest, status, "OneTimeUse: the used refresh token is refused")
+			assert.Equal(t, "invalid_grant", body["error"])
+			assert.Equal(t, "refresh_token_not_found", body["error_reason"])
+			status, body = refreshRaw(t, c, next)
+			assert.Equal(t, http.StatusOK, status, "the new refresh token works: %v", body)
+		})
+	}
+
+	t.Run("unknown policy is refused", func(t *testing.T) {
+		tg := stub(t)
+		status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+			"application": map[string]any{"jwtConfiguration": map[string]any{"refreshTokenUsagePolicy": "Sometimes"}},
+		})
+		assert.Equal(t, http.StatusBadRequest, status)
+	})
+}
