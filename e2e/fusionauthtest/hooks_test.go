@@ -705,3 +705,27 @@ func TestRefreshTokenUsagePolicy(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, status)
 	})
 }
+
+// TestEveryResponseNamesTheStandin: successes, errors, pages, redirects and
+// unknown paths all carry the stand-in's header.
+func TestEveryResponseNamesTheStandin(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	b := newBrowser(t)
+	pages := map[string]page{
+		"status":                 b.get(t, tg.URL+"/api/status"),
+		"discovery":              b.get(t, tg.URL+"/.well-known/openid-configuration"),
+		"login page":             b.get(t, c.authorizeURL(newLoginRequest())),
+		"authorize error page":   b.get(t, tg.URL+"/oauth2/authorize?client_id=nobody"),
+		"token error":            b.postForm(t, tg.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}}),
+		"userinfo without token": b.get(t, tg.URL+"/oauth2/userinfo"),
+		"admin API without key":  b.get(t, tg.URL+"/api/application/"+tg.ClientID),
+		"logout":                 b.get(t, tg.URL+"/oauth2/logout?client_id="+tg.ClientID),
+		"Logout API":             postLogoutAPI(t, tg, nil, "", "", nil),
+		"unknown path":           b.get(t, tg.URL+"/no/such/path"),
+	}
+	for name, p := range pages {
+		assert.Equal(t, fusionauthtest.StandinHeaderValue, p.Header.Get(fusionauthtest.StandinHeader), "%s (status %d)", name, p.Status)
+	}
+	assert.Equal(t, "X-Changebank-Standin", fusionauthtest.StandinHeader)
+}
