@@ -60,14 +60,15 @@ func TestContractDiscovery(t *testing.T) {
 	for _, scope := range []string{"openid", "email", "profile", "offline_access"} {
 		assert.Contains(t, doc.Scopes, scope)
 	}
-	for _, rt := range []string{"code", "id_token", "token id_token"} {
-		assert.Contains(t, doc.ResponseTypes, rt, "response_types_supported")
-	}
-	for _, claim := range []string{"applicationId", "authenticationType", "roles"} {
-		assert.Contains(t, doc.Claims, claim, "claims_supported")
-	}
-	assert.Equal(t, false, raw["backchannel_logout_supported"], "backchannel_logout_supported")
+	// The lists as 1.69 documents them; older versions are not pinned down here.
 	if tg.atLeast(t, "1.69") {
+		for _, rt := range []string{"code", "id_token", "token id_token"} {
+			assert.Contains(t, doc.ResponseTypes, rt, "response_types_supported")
+		}
+		for _, claim := range []string{"applicationId", "authenticationType", "roles"} {
+			assert.Contains(t, doc.Claims, claim, "claims_supported")
+		}
+		assert.Equal(t, false, raw["backchannel_logout_supported"], "backchannel_logout_supported")
 		// Since 1.69 every authorization response carries iss (RFC 9207); the
 		// complete application refuses a code without iss when this is advertised.
 		for _, field := range []string{"dpop_signing_alg_values_supported", "userinfo_signing_alg_values_supported"} {
