@@ -338,7 +338,7 @@ func TestProbeRunningFusionAuth(t *testing.T) {
 		wantAnswer string
 	}{
 		{"nothing listens", closedPort, runningProbe{}, ""},
-		{"not HTTP", notHTTP, runningProbe{listening: true}, "EOF"},
+		{"not HTTP", notHTTP, runningProbe{listening: true}, `/api/status": `}, // EOF or a reset, by timing
 		{"HTTP but not FusionAuth", otherHTTP, runningProbe{listening: true}, "GET /api/status answers 404"},
 		{"FusionAuth before its kickstart", fusionAuth(stageNothing, false), runningProbe{listening: true, fusionAuth: true, notApplied: "its issuer"}, ""},
 		{"configured FusionAuth", fusionAuth(stageRegistrations, false), runningProbe{listening: true, fusionAuth: true}, ""},
