@@ -171,6 +171,13 @@ func (s *Server) saveApplication(w http.ResponseWriter, app *application) {
 		fieldError(w, "application", "[invalid]application", err.Error())
 		return
 	}
+	switch app.jwt.RefreshTokenUsagePolicy {
+	case "", "Reusable", "OneTimeUse":
+	default:
+		fieldError(w, "application.jwtConfiguration.refreshTokenUsagePolicy", "[invalid]application.jwtConfiguration.refreshTokenUsagePolicy",
+			"The refresh token usage policy must be Reusable or OneTimeUse, not ["+app.jwt.RefreshTokenUsagePolicy+"].")
+		return
+	}
 	if app.jwt.Enabled {
 		for _, keyID := range []string{app.jwt.AccessTokenKeyID, app.jwt.IDTokenKeyID} {
 			if _, ok := s.keys[keyID]; keyID != "" && !ok {

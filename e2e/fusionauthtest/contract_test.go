@@ -423,3 +423,113 @@ func redirectURLs(t *testing.T, body map[string]any) []string {
 	require.NotEmpty(t, urls, "the application's authorizedRedirectURLs")
 	return urls
 }
+
+// postLogoutAPI calls the Logout API, POST /api/logout, with no API key, and
+// returns its answer.
+func postLogoutAPI(t testing.TB, tg target, query url.Values, contentType, body string, cookie *http.Cookie) page {
+	t.Helper()
+	rawURL := tg.URL + "/api/logout"
+	if len(query) > 0 {
+		rawURL += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, rawURL, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	return newBrowser(t).do(t, req)
+}
+
+// requireRefreshRefused checks that the refresh grant refuses refreshToken.
+func requireRefreshRefused(t testing.TB, c client, refreshToken, why string) {
+	t.Helper()
+	_, err := c.config.TokenSource(testContext(t), &oauth2.Token{RefreshToken: refreshToken}).Token()
+	require.Error(t, err, "the refresh grant refuses a refresh token %s", why)
+	te := asTokenError(t, err)
+	assert.Equal(t, http.StatusBadRequest, te.Status, "status for a refresh token %s", why)
+	assert.Equal(t, "invalid_grant", te.Error, "error for a refresh token %s", why)
+}
+
+// logInForTokens logs in with b and exchanges the code.
+func logInForTokens(t testing.TB, c client, b browser) *oauth2.Token {
+	t.Helper()
+	code, req := logIn(t, c, b)
+	token, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
+	require.NoError(t, err, "exchange the code")
+	require.NotEmpty(t, token.RefreshToken, "offline_access gives a refresh token")
+	return token
+}
+
+// TestContractLogoutAPIRevokesTheRefreshToken: POST /api/logout needs no API
+// key and revokes the refresh token however it is given.
+func TestContractLogoutAPIRevokesTheRefreshToken(t *testing.T) {
+	tests := []struct {
+		name string
+		call func(t *testing.T, tg target, refreshToken string) page
+	}{
+		{"query string", func(t *testing.T, tg target, rt string) page {
+			return postLogoutAPI(t, tg, url.Values{"global": {"false"}, "refreshToken": {rt}}, "", "", nil)
+		}},
+		{"form body", func(t *testing.T, tg target, rt string) page {
+			return postLogoutAPI(t, tg, nil, "application/x-www-form-urlencoded", url.Values{"refreshToken": {rt}}.Encode(), nil)
+		}},
+		{"JSON body", func(t *testing.T, tg target, rt string) page {
+			return postLogoutAPI(t, tg, nil, "application/json", `{"global":false,"refreshToken":"`+rt+`"}`, nil)
+		}},
+		{"refresh_token cookie", func(t *testing.T, tg target, rt string) page {
+			return postLogoutAPI(t, tg, nil, "", "", &http.Cookie{Name: "refresh_token", Value: rt})
+		}},
+	}
+	tg := newTarget(t)
+	c := newClient(t, testContext(t), tg)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := logInForTokens(t, c, newBrowser(t))
+			p := tt.call(t, tg, token.RefreshToken)
+			assert.Equal(t, http.StatusOK, p.Status, "POST /api/logout")
+			assert.Empty(t, p.Body, "the Logout API answers with no body")
+			requireRefreshRefused(t, c, token.RefreshToken, "revoked through the Logout API by "+tt.name)
+		})
+	}
+
+	t.Run("nothing to revoke", func(t *testing.T) {
+		p := postLogoutAPI(t, tg, url.Values{"refreshToken": {"not-a-refresh-token"}}, "", "", nil)
+		assert.Equal(t, http.StatusOK, p.Status, "POST /api/logout with an unknown token")
+		assert.Empty(t, p.Body)
+		p = postLogoutAPI(t, tg, nil, "", "", nil)
+		assert.Equal(t, http.StatusOK, p.Status, "POST /api/logout with no token at all")
+	})
+
+	t.Run("another token of the user survives", func(t *testing.T) {
+		revoked := logInForTokens(t, c, newBrowser(t))
+		kept := logInForTokens(t, c, newBrowser(t))
+		p := postLogoutAPI(t, tg, url.Values{"refreshToken": {revoked.RefreshToken}}, "", "", nil)
+		require.Equal(t, http.StatusOK, p.Status)
+		requireRefreshRefused(t, c, revoked.RefreshToken, "revoked through the Logout API")
+		_, err := c.config.TokenSource(testContext(t), &oauth2.Token{RefreshToken: kept.RefreshToken}).Token()
+		assert.NoError(t, err, "global=false leaves the user's other refresh tokens alone")
+	})
+}
+
+// TestContractLogoutAPIGlobal: global=true revokes every refresh token of the
+// user and ends their SSO sessions.
+func TestContractLogoutAPIGlobal(t *testing.T) {
+	tg := newTarget(t)
+	c := newClient(t, testContext(t), tg)
+	given := logInForTokens(t, c, newBrowser(t))
+	other := newBrowser(t)
+	otherToken := logInForTokens(t, c, other)
+
+	p := postLogoutAPI(t, tg, url.Values{"global": {"true"}, "refreshToken": {given.RefreshToken}}, "", "", nil)
+	require.Equal(t, http.StatusOK, p.Status, "POST /api/logout?global=true")
+	assert.Empty(t, p.Body)
+	requireRefreshRefused(t, c, given.RefreshToken, "revoked through the Logout API")
+	requireRefreshRefused(t, c, otherToken.RefreshToken, "of a user logged out globally")
+
+	again := other.get(t, c.authorizeURL(newLoginRequest()))
+	assert.Equal(t, http.StatusOK, again.Status, "the other browser's SSO session has ended: the login page")
+	assert.Contains(t, again.Body, `id="loginId"`)
+}

@@ -22,6 +22,9 @@
 //     GET, POST and PATCH /api/application/{id} (PATCH is an RFC 7396 merge,
 //     which FusionAuth applies for Content-Type application/merge-patch+json),
 //     POST /api/user/registration/{userId} and DELETE /api/jwt/refresh.
+//   - The Logout API, POST /api/logout, which needs no API key.
+//   - On every response the header StandinHeader ("X-Changebank-Standin:
+//     fusionauthtest"), which a real FusionAuth never sends.
 //   - /api/status and /api/health, discovery (the issuer is the tenant's; the
 //     endpoint URLs come from the request's X-Forwarded-* or Host), JWKS,
 //     /oauth2/authorize (the hosted login page with 1.64+ markup, "Keep me signed

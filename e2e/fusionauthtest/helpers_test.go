@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -316,4 +317,38 @@ func tokenClaims(t testing.TB, tok *oidc.IDToken) map[string]any {
 	var c map[string]any
 	require.NoError(t, tok.Claims(&c))
 	return c
+}
+
+// stubWithKickstart is the stand-in configured by the project's kickstart
+// after edit has changed its text, as a reader would change their copy.
+func stubWithKickstart(t testing.TB, edit func(string) string) target {
+	t.Helper()
+	tg := stub(t)
+	data, err := os.ReadFile(projectKickstart)
+	require.NoError(t, err)
+	edited := edit(string(data))
+	require.NotEqual(t, string(data), edited, "the edit changes the kickstart")
+	path := filepath.Join(t.TempDir(), "kickstart.json")
+	require.NoError(t, os.WriteFile(path, []byte(edited), 0o644))
+	tg.Stub = fusionauthtest.NewServer(t, fusionauthtest.Options{KickstartPath: path})
+	tg.URL = tg.Stub.URL()
+	return tg
+}
+
+// refreshRaw runs the refresh grant with a plain form POST and returns the
+// decoded answer, so that a missing refresh_token stays visible (x/oauth2
+// would keep the old one).
+func refreshRaw(t testing.TB, c client, refreshToken string) (int, map[string]any) {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, c.config.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(c.tg.ClientID, c.tg.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body), "the token endpoint answers JSON")
+	return resp.StatusCode, body
 }

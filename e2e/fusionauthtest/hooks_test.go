@@ -629,3 +629,103 @@ func TestNewServerLeavesNoSocketOpen(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	assert.Less(t, openFiles()-before, servers, "open files after %d servers came and went", servers)
 }
+
+// TestLogoutAPIIsRecorded: a test can see that a client revoked its refresh
+// token, and with which parameters.
+func TestLogoutAPIIsRecorded(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	token := logInForTokens(t, c, newBrowser(t))
+	tg.Stub.ResetRequests()
+
+	postLogoutAPI(t, tg, url.Values{"global": {"false"}, "refreshToken": {token.RefreshToken}}, "", "", nil)
+	requests := tg.Stub.Requests()
+	require.Equal(t, 1, countRequests(requests, http.MethodPost, "/api/logout"), "POST /api/logout is recorded")
+	assert.Equal(t, token.RefreshToken, requests[0].Query.Get("refreshToken"))
+}
+
+// TestRefreshTokenUsagePolicy: Reusable (the default) keeps the refresh token;
+// OneTimeUse, set by the kickstart or the admin API, swaps it at every refresh.
+func TestRefreshTokenUsagePolicy(t *testing.T) {
+	oneTimeUse := map[string]any{"application": map[string]any{"jwtConfiguration": map[string]any{
+		"refreshTokenUsagePolicy": "OneTimeUse",
+	}}}
+	tests := []struct {
+		name    string
+		setUp   func(t *testing.T) target
+		wantNew bool
+	}{
+		{name: "Reusable by default", setUp: func(t *testing.T) target { return stub(t) }},
+		{name: "OneTimeUse by PATCH", wantNew: true, setUp: func(t *testing.T) target {
+			tg := stub(t)
+			status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, oneTimeUse)
+			require.Equal(t, http.StatusOK, status, "PATCH refreshTokenUsagePolicy")
+			return tg
+		}},
+		{name: "OneTimeUse by the kickstart", wantNew: true, setUp: func(t *testing.T) target {
+			return stubWithKickstart(t, func(ks string) string {
+				return strings.Replace(ks, `"refreshTokenTimeToLiveInMinutes": 43200`,
+					`"refreshTokenTimeToLiveInMinutes": 43200, "refreshTokenUsagePolicy": "OneTimeUse"`, 1)
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := tt.setUp(t)
+			c := newClient(t, testContext(t), tg)
+			first := logInForTokens(t, c, newBrowser(t)).RefreshToken
+
+			status, body := refreshRaw(t, c, first)
+			require.Equal(t, http.StatusOK, status, "first refresh: %v", body)
+			next, _ := body["refresh_token"].(string)
+			if !tt.wantNew {
+				assert.Empty(t, next, "Reusable: no new refresh token")
+				status, body = refreshRaw(t, c, first)
+				assert.Equal(t, http.StatusOK, status, "Reusable: the refresh token works again: %v", body)
+				return
+			}
+			require.NotEmpty(t, next, "OneTimeUse: a new refresh token")
+			assert.NotEqual(t, first, next)
+			assert.NotEmpty(t, body["refresh_token_id"], "with its id")
+
+			status, body = refreshRaw(t, c, first)
+			assert.Equal(t, http.StatusBadRequest, status, "OneTimeUse: the used refresh token is refused")
+			assert.Equal(t, "invalid_grant", body["error"])
+			assert.Equal(t, "refresh_token_not_found", body["error_reason"])
+			status, body = refreshRaw(t, c, next)
+			assert.Equal(t, http.StatusOK, status, "the new refresh token works: %v", body)
+		})
+	}
+
+	t.Run("unknown policy is refused", func(t *testing.T) {
+		tg := stub(t)
+		status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+			"application": map[string]any{"jwtConfiguration": map[string]any{"refreshTokenUsagePolicy": "Sometimes"}},
+		})
+		assert.Equal(t, http.StatusBadRequest, status)
+	})
+}
+
+// TestEveryResponseNamesTheStandin: successes, errors, pages, redirects and
+// unknown paths all carry the stand-in's header.
+func TestEveryResponseNamesTheStandin(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	b := newBrowser(t)
+	pages := map[string]page{
+		"status":                 b.get(t, tg.URL+"/api/status"),
+		"discovery":              b.get(t, tg.URL+"/.well-known/openid-configuration"),
+		"login page":             b.get(t, c.authorizeURL(newLoginRequest())),
+		"authorize error page":   b.get(t, tg.URL+"/oauth2/authorize?client_id=nobody"),
+		"token error":            b.postForm(t, tg.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}}),
+		"userinfo without token": b.get(t, tg.URL+"/oauth2/userinfo"),
+		"admin API without key":  b.get(t, tg.URL+"/api/application/"+tg.ClientID),
+		"logout":                 b.get(t, tg.URL+"/oauth2/logout?client_id="+tg.ClientID),
+		"Logout API":             postLogoutAPI(t, tg, nil, "", "", nil),
+		"unknown path":           b.get(t, tg.URL+"/no/such/path"),
+	}
+	for name, p := range pages {
+		assert.Equal(t, fusionauthtest.StandinHeaderValue, p.Header.Get(fusionauthtest.StandinHeader), "%s (status %d)", name, p.Status)
+	}
+	assert.Equal(t, "X-Changebank-Standin", fusionauthtest.StandinHeader)
+}

@@ -213,6 +213,18 @@ func (s *Server) refreshTimeToLive(app *application) time.Duration {
 	return time.Duration(minutes) * time.Minute
 }
 
+// refreshTokenUsagePolicy is "Reusable" or "OneTimeUse": the application's
+// when its jwtConfiguration is enabled and sets one, else the tenant's.
+func (s *Server) refreshTokenUsagePolicy(app *application) string {
+	if app.jwt.Enabled && app.jwt.RefreshTokenUsagePolicy != "" {
+		return app.jwt.RefreshTokenUsagePolicy
+	}
+	if s.tenant.jwt.RefreshTokenUsagePolicy != "" {
+		return s.tenant.jwt.RefreshTokenUsagePolicy
+	}
+	return "Reusable"
+}
+
 // tokenKey is the key that signs app's access tokens (idToken false) or ID tokens.
 func (s *Server) tokenKey(app *application, idToken bool) (*signingKey, error) {
 	cfg := s.tenant.jwt

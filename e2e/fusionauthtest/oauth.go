@@ -470,13 +470,23 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token is invalid or expired.", "refresh_token_not_found"})
 		return
 	}
-	// No new refresh token: the stand-in models only the Reusable usage policy.
 	body, err := s.tokenResponse(tokenRequest{
 		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime, refresh: true,
 	})
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
+	}
+	// Reusable (the default) keeps the refresh token and sends none back;
+	// OneTimeUse swaps it for a new one, so the used one is refused from now on.
+	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" {
+		delete(s.refreshes, r.PostForm.Get("refresh_token"))
+		next := *rt
+		next.id = newUUID()
+		value := randomToken()
+		s.refreshes[value] = &next
+		body["refresh_token"] = value
+		body["refresh_token_id"] = next.id
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, body)

@@ -17,6 +17,14 @@ import (
 	"time"
 )
 
+// StandinHeader is the response header by which the stand-in names itself, on
+// every response, with the value StandinHeaderValue. A real FusionAuth never
+// sends it, so a test suite can tell which one it is talking to.
+const (
+	StandinHeader      = "X-Changebank-Standin"
+	StandinHeaderValue = "fusionauthtest"
+)
+
 // Options configure a Server. The zero value reads the project's kickstart.
 type Options struct {
 	// KickstartPath is the kickstart file to apply. "" means kickstart/kickstart.json
@@ -117,7 +125,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.routes = s.newRoutes()
-	s.handler = s.recordRequests(s.routes)
+	s.handler = identify(s.recordRequests(s.routes))
 
 	if err := s.runKickstart(path, ks); err != nil {
 		return nil, err
@@ -262,6 +270,14 @@ func (s *Server) logTime() string {
 // maxRecordedBody bounds a request body: FusionAuth's requests are small.
 const maxRecordedBody = 1 << 20
 
+// identify marks every response, errors and 404s included, as the stand-in's.
+func identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(StandinHeader, StandinHeaderValue)
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (s *Server) recordRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRecordedBody))
@@ -302,6 +318,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("GET /api/application/{id}", s.requireAPIKey(s.handleApplicationGet()))
 	mux.Handle("POST /api/user/registration/{userId}", s.requireAPIKey(s.handleRegistrationCreate()))
 	mux.Handle("DELETE /api/jwt/refresh", s.requireAPIKey(s.handleRefreshTokenRevoke()))
+	mux.Handle("POST /api/logout", s.handleLogoutAPI())
 
 	mux.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
