@@ -315,9 +315,9 @@ func startStandin(cfg config, fa *fusionAuth) error {
 	return nil
 }
 
-// standinHeader is the response header by which the stand-in says it is not FusionAuth. A real
-// FusionAuth never sends it.
-const standinHeader = "X-Changebank-Standin"
+// standinHeader is the response header by which the stand-in, in process or as a command or
+// image, says it is not FusionAuth. A real FusionAuth never sends it.
+const standinHeader = fusionauthtest.StandinHeader
 
 // kickstartState is what a running FusionAuth shows of the kickstart.
 type kickstartState struct {

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"changebank/e2e/fusionauthtest"
 )
 
 // The readiness check of the FusionAuth container, against logs in FusionAuth's own format:
@@ -209,7 +211,7 @@ func (f *fakeRunningFusionAuth) ServeHTTP(w http.ResponseWriter, r *http.Request
 	stage := f.stage
 	f.mu.Unlock()
 	if f.standin {
-		w.Header().Set(standinHeader, "fusionauthtest")
+		w.Header().Set(fusionauthtest.StandinHeader, fusionauthtest.StandinHeaderValue)
 	}
 	keyOK := stage >= stageKeyAndIssuer && r.Header.Get("Authorization") == kickstartAPIKey
 	switch r.URL.Path {
