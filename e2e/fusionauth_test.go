@@ -496,7 +496,8 @@ func requireFreeFusionAuthPort(what string) error {
 // dockerProblem wraps a container error with its likely causes.
 func dockerProblem(what string, err error) error {
 	hints := []string{"the Docker engine must be running and able to pull or build the image " +
-		"(FUSIONAUTH_TARGET=standin needs no Docker, standin-image no registry)"}
+		"(FUSIONAUTH_TARGET=standin needs no Docker, standin-image no registry; " +
+		"with FUSIONAUTH_TARGET unset the suite runs what this machine can)"}
 	if strings.Contains(err.Error(), "reaper") && os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		hints = append(hints, "testcontainers could not start its Ryuk reaper: set TESTCONTAINERS_RYUK_DISABLED=true "+
 			"where its image cannot be pulled (the suite removes its containers itself)")
