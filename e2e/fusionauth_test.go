@@ -420,11 +420,6 @@ func probeRunningFusionAuth(ctx context.Context, baseURL string, cfg config) run
 	return runningProbe{listening: true, fusionAuth: true, standin: state.standin, notApplied: state.missing}
 }
 
-// keyRefusedGrace is how long the admin API may refuse the kickstart's API key once
-// /api/status answers: FusionAuth creates the key at the start of the kickstart, which runs
-// only after /api/status answers, so a refusal that lasts means another configuration.
-const keyRefusedGrace = 30 * time.Second
-
 // waitForRunningFusionAuth waits until the FusionAuth at FUSIONAUTH_URL shows every effect of
 // the kickstart (see readKickstartState): a `docker compose up -d --wait` returns when
 // FusionAuth is healthy, which may be before its kickstart has run. It reports whether the
@@ -433,9 +428,8 @@ func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Write
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
 	var (
-		last         string
-		mu           sync.Mutex // last is read by the progress reporter
-		refusedSince time.Time
+		last string
+		mu   sync.Mutex // last is read by the progress reporter
 	)
 	stopProgress := reportProgress(progress, "the FusionAuth at "+cfg.fusionAuthURL, cfg.startupTimeout, func() string {
 		mu.Lock()
@@ -450,14 +444,9 @@ func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Write
 		case err == nil && state.missing == "":
 			return state.standin, nil
 		case err == nil && state.keyRefused:
-			if refusedSince.IsZero() {
-				refusedSince = time.Now()
-			}
-			if time.Since(refusedSince) > keyRefusedGrace {
-				return state.standin, fmt.Errorf("FusionAuth at %s has refused the kickstart's API key (401) for %s: was it configured by this repository's kickstart? Set FUSIONAUTH_API_KEY if it uses another key", cfg.fusionAuthURL, keyRefusedGrace)
-			}
-		default:
-			refusedSince = time.Time{}
+			// The kickstart creates its API key before it sets the issuer, which
+			// readKickstartState has already seen: this key will not come.
+			return state.standin, fmt.Errorf("FusionAuth at %s refuses the kickstart's API key (401) although it has the kickstart's issuer: was it configured by another version of this kickstart? Set FUSIONAUTH_API_KEY if it uses another key, or start afresh with `docker compose down -v`", cfg.fusionAuthURL)
 		}
 		mu.Lock()
 		if err != nil {

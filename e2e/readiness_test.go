@@ -302,6 +302,19 @@ func TestWaitForRunningFusionAuthWaitsForTheRegistrations(t *testing.T) {
 	assert.True(t, standin, "the stand-in header was seen")
 }
 
+func TestWaitForRunningFusionAuthStopsAtARefusedKey(t *testing.T) {
+	fake := newFakeRunningFusionAuth(t, stageRegistrations, false)
+	cfg := runningConfig(t, fake.srv.URL)
+	cfg.apiKey = "another-key"
+	start := time.Now()
+	_, err := waitForRunningFusionAuth(t.Context(), cfg, io.Discard)
+	if assert.Error(t, err) {
+		assert.Contains(t, err.Error(), "refuses the kickstart's API key (401)")
+		assert.Contains(t, err.Error(), "FUSIONAUTH_API_KEY", "says what to do")
+	}
+	assert.Less(t, time.Since(start), cfg.startupTimeout/2, "stopped at once, not at the timeout")
+}
+
 func TestProbeRunningFusionAuth(t *testing.T) {
 	closedPort := func(t *testing.T) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
