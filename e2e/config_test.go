@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +24,7 @@ const (
 	appURL         = "http://localhost:" + appPort
 )
 
-// The values of FUSIONAUTH_TARGET.
+// The values of FUSIONAUTH_TARGET. Unset, the suite chooses one of them (see chooseTarget).
 const (
 	targetImage        = "image"
 	targetStandinImage = "standin-image"
@@ -33,7 +35,12 @@ const (
 // config is the suite's configuration, read once from the environment.
 type config struct {
 	root   string // the module's root directory, where go.mod is
-	target string // one of the target constants
+	target string // one of the target constants; "" until chooseTarget has chosen
+	chosen string // when FUSIONAUTH_TARGET is unset: why the suite chose target, in one line
+
+	// url target: whether the FusionAuth there said it is the stand-in command (see
+	// standinHeader). Set once the suite has heard from it.
+	runningIsStandin bool
 
 	fusionAuthImage  string // image target: fusionauth/fusionauth-app:<FUSIONAUTH_VERSION>
 	postgresImage    string // image target: postgres:<POSTGRES_VERSION>
@@ -44,7 +51,14 @@ type config struct {
 	allowNoBrowser   bool   // E2E_ALLOW_NO_BROWSER: run nothing, loudly, when Chrome is missing
 	apiKey           string // the admin API key: the kickstart's, unless FUSIONAUTH_API_KEY says otherwise
 	applicationID    string // the Changebank application's id, from the kickstart
+	lastRegistration kickstartRegistration
 	kickstartDirPath string
+}
+
+// kickstartRegistration is a user registration the kickstart makes: which user, to which
+// application.
+type kickstartRegistration struct {
+	userID, email, applicationID string
 }
 
 // loadConfig reads the environment (through getenv), the repository's .env and the kickstart.
@@ -63,13 +77,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		startupTimeout:   5 * time.Minute,
 		kickstartDirPath: filepath.Join(root, "kickstart"),
 	}
-	if cfg.target == "" {
-		cfg.target = targetImage
-	}
 	switch cfg.target {
-	case targetImage, targetStandinImage, targetStandin, targetURL:
+	case "", targetImage, targetStandinImage, targetStandin, targetURL:
 	default:
-		return config{}, fmt.Errorf("FUSIONAUTH_TARGET=%q: want one of %s (default), %s, %s, %s",
+		return config{}, fmt.Errorf("FUSIONAUTH_TARGET=%q: want one of %s, %s, %s, %s, or leave it unset to let the suite choose",
 			cfg.target, targetImage, targetStandinImage, targetStandin, targetURL)
 	}
 	if cfg.fusionAuthURL == "" {
@@ -111,7 +122,39 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if key := getenv("FUSIONAUTH_API_KEY"); key != "" {
 		cfg.apiKey = key
 	}
+	if cfg.lastRegistration, err = lastRegistration(ks); err != nil {
+		return config{}, err
+	}
 	return cfg, nil
+}
+
+// lastRegistration finds the kickstart's last user registration. The kickstart runs its
+// requests in order and registers the users last, so once that registration is visible the
+// whole kickstart has been applied: the readiness wait for a running FusionAuth checks it.
+func lastRegistration(ks *fusionauthtest.Kickstart) (kickstartRegistration, error) {
+	for i := len(ks.Requests) - 1; i >= 0; i-- {
+		r := ks.Requests[i]
+		userID, ok := strings.CutPrefix(r.Path(), "/api/user/registration/")
+		if r.Method != "POST" || !ok || userID == "" || strings.Contains(userID, "/") {
+			continue
+		}
+		var body struct {
+			User struct {
+				Email string `json:"email"`
+			} `json:"user"`
+			Registration struct {
+				ApplicationID string `json:"applicationId"`
+			} `json:"registration"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			return kickstartRegistration{}, fmt.Errorf("the kickstart's request POST %s: %w", r.Path(), err)
+		}
+		if body.Registration.ApplicationID == "" {
+			continue
+		}
+		return kickstartRegistration{userID: userID, email: body.User.Email, applicationID: body.Registration.ApplicationID}, nil
+	}
+	return kickstartRegistration{}, errors.New("the kickstart registers no user (POST /api/user/registration/{userId}): the suite logs in as the kickstart's users")
 }
 
 // describeTarget names the FusionAuth the suite runs against, in words nobody can misread.
@@ -127,8 +170,17 @@ func (cfg config) describeTarget() string {
 		return fmt.Sprintf("stand-in container, image %s (testcontainers) (NOT a real FusionAuth)", image)
 	case targetStandin:
 		return "in-process stand-in (NOT a real FusionAuth)"
+	case targetURL:
+		switch {
+		case cfg.runningIsStandin:
+			return fmt.Sprintf("stand-in command at %s (NOT a real FusionAuth: it says so in its %s header)", cfg.fusionAuthURL, standinHeader)
+		case cfg.chosen != "":
+			return fmt.Sprintf("FusionAuth already running at %s (docker compose?)", cfg.fusionAuthURL)
+		default:
+			return fmt.Sprintf("FusionAuth already running at %s (FUSIONAUTH_URL)", cfg.fusionAuthURL)
+		}
 	default:
-		return fmt.Sprintf("already running FusionAuth at %s (FUSIONAUTH_URL; real or not, whatever answers there)", cfg.fusionAuthURL)
+		return "not chosen yet"
 	}
 }
 
@@ -172,4 +224,72 @@ func readDotEnv(path string) (map[string]string, error) {
 		vars[strings.TrimSpace(name)] = strings.Trim(strings.TrimSpace(value), `"'`)
 	}
 	return vars, s.Err()
+}
+
+// runningProbe is what answers at localhost:9011 before the suite starts anything there.
+type runningProbe struct {
+	listening  bool   // something accepts connections on the port
+	fusionAuth bool   // it answers /api/status with 200, as FusionAuth does
+	standin    bool   // its answer carries standinHeader: the stand-in command, not FusionAuth
+	notApplied string // what of the kickstart it does not show yet; "" when it shows everything
+	answer     string // when it is not FusionAuth: what it answered instead
+}
+
+// targetProbes ask the machine what it offers, for chooseTarget. Each is called at most once,
+// and only when the answers before it leave the choice open.
+type targetProbes struct {
+	running func(context.Context) runningProbe // what answers at localhost:9011
+	engine  func(context.Context) error        // nil when a Docker engine answers
+	images  func(context.Context) error        // nil when the real FusionAuth's images are there or can be pulled
+}
+
+// chooseTarget picks the FusionAuth for a run without FUSIONAUTH_TARGET, preferring what proves
+// the most without getting in the reader's way:
+//
+//  1. a FusionAuth already answering at localhost:9011, the reader's docker compose (or the
+//     stand-in command, named as such): the port is taken anyway, and it is what they run;
+//  2. the real image, when a Docker engine answers and the images can be had;
+//  3. the in-process stand-in, which needs nothing.
+//
+// When the engine answers but the images cannot be pulled (no registry, offline), it falls back
+// to the stand-in and says why rather than failing: a first `go test ./...` should be green and
+// say exactly what it tested. FUSIONAUTH_TARGET=image is the way to insist on the real one.
+// It fails when port 9011 is busy with something that is not FusionAuth: no target can listen
+// there then.
+func chooseTarget(ctx context.Context, p targetProbes) (targetChoice, error) {
+	const unset = "FUSIONAUTH_TARGET is unset: "
+	running := p.running(ctx)
+	switch {
+	case running.listening && running.fusionAuth && running.notApplied == "":
+		return targetChoice{targetURL, unset + "a FusionAuth configured by this repository's kickstart answers at " + fusionAuthURL, running.standin}, nil
+	case running.listening && running.fusionAuth:
+		return targetChoice{targetURL, unset + "a FusionAuth answers at " + fusionAuthURL + " but does not show the whole kickstart yet (" +
+			running.notApplied + "); waiting for it as FUSIONAUTH_TARGET=url does", running.standin}, nil
+	case running.listening:
+		return targetChoice{}, fmt.Errorf("port %s is busy, but not with a FusionAuth (%s). The suite needs that port for FusionAuth, "+
+			"because the kickstart's issuer is %s. If it is a FusionAuth still starting, wait for it "+
+			"(`docker compose up -d --wait`) and run again; otherwise stop what listens there", fusionAuthPort, running.answer, fusionAuthURL)
+	}
+	if err := p.engine(ctx); err != nil {
+		return targetChoice{targetStandin, unset + "nothing answers at " + fusionAuthURL + " and no Docker engine answers (" + oneLine(err) +
+			"); FUSIONAUTH_TARGET=image insists on the real FusionAuth", false}, nil
+	}
+	if err := p.images(ctx); err != nil {
+		return targetChoice{targetStandin, unset + "a Docker engine answers, but THE REAL FUSIONAUTH'S IMAGES CANNOT BE HAD (" + oneLine(err) +
+			"), so this run uses the stand-in instead; FUSIONAUTH_TARGET=image insists on the real FusionAuth", false}, nil
+	}
+	return targetChoice{targetImage, unset + "nothing answers at " + fusionAuthURL + " and a Docker engine answers with the images", false}, nil
+}
+
+// targetChoice is what chooseTarget chose.
+type targetChoice struct {
+	target        string
+	why           string // one line, printed with the target before and after the run
+	standinAt9011 bool   // the FusionAuth at 9011 is the stand-in command
+}
+
+// oneLine keeps an error to the first line of its message, for the one-line reason.
+func oneLine(err error) string {
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	return first
 }

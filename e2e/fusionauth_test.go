@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -31,7 +33,9 @@ type fusionAuth struct {
 	url     string                 // its base URL, also the issuer: http://localhost:9011
 	log     *lineLog               // everything it logged, saved as an artifact when a test fails
 	standin *fusionauthtest.Server // the in-process stand-in, nil for the other targets
-	stops   []func()               // undo what was started, in reverse order
+	// url target: the FusionAuth there said it is the stand-in command (see standinHeader)
+	standinCommand bool
+	stops          []func() // undo what was started, in reverse order
 }
 
 // stop stops the containers, network or server that were started, last started first. Call it
@@ -58,7 +62,7 @@ func startFusionAuth(ctx context.Context, cfg config, progress io.Writer) (fa *f
 		err = startStandin(cfg, fa)
 	case targetURL:
 		fa.url = cfg.fusionAuthURL
-		err = waitForRunningFusionAuth(ctx, cfg, progress)
+		fa.standinCommand, err = waitForRunningFusionAuth(ctx, cfg, progress)
 	}
 	if err != nil {
 		return fa, err
@@ -311,53 +315,155 @@ func startStandin(cfg config, fa *fusionAuth) error {
 	return nil
 }
 
-// waitForRunningFusionAuth waits until the FusionAuth at FUSIONAUTH_URL answers /api/status and
-// knows the Changebank application, which the kickstart creates: a `docker compose up` that has
-// just returned may still be starting.
-func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Writer) error {
+// standinHeader is the response header by which the stand-in, in process or as a command or
+// image, says it is not FusionAuth. A real FusionAuth never sends it.
+const standinHeader = fusionauthtest.StandinHeader
+
+// kickstartState is what a running FusionAuth shows of the kickstart.
+type kickstartState struct {
+	standin    bool   // it answered with standinHeader
+	keyRefused bool   // its admin API refuses the kickstart's API key
+	missing    string // the first effect of the kickstart it does not show yet; "" when it shows all
+}
+
+// readKickstartState asks the FusionAuth at baseURL how much of the kickstart it shows. A real
+// /api/status answers 200 before the kickstart has run, so it also checks the kickstart's
+// effects in their order: the tenant's issuer, the Changebank application and, last, the user
+// registration the kickstart makes last. It fails when /api/status does not answer 200: then
+// it is not a FusionAuth, or not one that has started.
+func readKickstartState(ctx context.Context, client *http.Client, baseURL string, cfg config) (kickstartState, error) {
+	var state kickstartState
+	get := func(path, apiKey string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if apiKey != "" {
+			req.Header.Set("Authorization", apiKey)
+		}
+		resp, err := client.Do(req)
+		if err == nil && resp.Header.Get(standinHeader) != "" {
+			state.standin = true
+		}
+		return resp, err
+	}
+
+	resp, err := get("/api/status", "")
+	if err != nil {
+		return state, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return state, fmt.Errorf("GET /api/status answers %s", resp.Status)
+	}
+
+	resp, err = get("/.well-known/openid-configuration", "")
+	if err != nil {
+		return state, err
+	}
+	var discovery struct {
+		Issuer string `json:"issuer"`
+	}
+	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&discovery)
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		state.missing = "its discovery document answers " + resp.Status
+		return state, nil
+	case err != nil || discovery.Issuer != baseURL:
+		// The kickstart sets the issuer; until then it is FusionAuth's default.
+		state.missing = fmt.Sprintf("its issuer is %q, not %q", discovery.Issuer, baseURL)
+		return state, nil
+	}
+
+	reg := cfg.lastRegistration
+	for _, effect := range []struct{ path, notYet string }{
+		{"/api/application/" + cfg.applicationID, "no Changebank application yet"},
+		{"/api/user/registration/" + reg.userID + "/" + reg.applicationID, reg.email + " is not registered yet (the kickstart's last request)"},
+	} {
+		resp, err := get(effect.path, cfg.apiKey)
+		if err != nil {
+			return state, err
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			continue
+		case http.StatusUnauthorized:
+			state.keyRefused = true
+			state.missing = "its admin API refuses the kickstart's API key (401)"
+		case http.StatusNotFound:
+			state.missing = effect.notYet
+		default:
+			state.missing = fmt.Sprintf("GET %s answers %s", effect.path, resp.Status)
+		}
+		return state, nil
+	}
+	return state, nil
+}
+
+// probeRunningFusionAuth looks, once and quickly, at what answers at baseURL.
+func probeRunningFusionAuth(ctx context.Context, baseURL string, cfg config) runningProbe {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return runningProbe{listening: true, answer: err.Error()}
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return runningProbe{} // nothing listens
+	}
+	conn.Close()
+	state, err := readKickstartState(ctx, &http.Client{Timeout: 3 * time.Second}, baseURL, cfg)
+	if err != nil {
+		return runningProbe{listening: true, standin: state.standin, answer: err.Error()}
+	}
+	return runningProbe{listening: true, fusionAuth: true, standin: state.standin, notApplied: state.missing}
+}
+
+// waitForRunningFusionAuth waits until the FusionAuth at FUSIONAUTH_URL shows every effect of
+// the kickstart (see readKickstartState): a `docker compose up -d --wait` returns when
+// FusionAuth is healthy, which may be before its kickstart has run. It reports whether the
+// FusionAuth there is the stand-in command.
+func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Writer) (standin bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
 	defer cancel()
-	var last string
-	stopProgress := reportProgress(progress, "the FusionAuth at "+cfg.fusionAuthURL, cfg.startupTimeout, func() string { return last })
+	var (
+		last string
+		mu   sync.Mutex // last is read by the progress reporter
+	)
+	stopProgress := reportProgress(progress, "the FusionAuth at "+cfg.fusionAuthURL, cfg.startupTimeout, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	})
 	defer stopProgress()
 	client := &http.Client{Timeout: 5 * time.Second}
 	for {
-		status, err := getStatus(ctx, client, cfg.fusionAuthURL+"/api/status", "")
-		if err == nil && status == http.StatusOK {
-			status, err = getStatus(ctx, client, cfg.fusionAuthURL+"/api/application/"+cfg.applicationID, cfg.apiKey)
-			if err == nil && status == http.StatusOK {
-				return nil
-			}
-			if err == nil && status == http.StatusUnauthorized {
-				return fmt.Errorf("FusionAuth at %s refuses the kickstart's API key (401): was it configured by this repository's kickstart? Set FUSIONAUTH_API_KEY if it uses another key", cfg.fusionAuthURL)
-			}
+		state, err := readKickstartState(ctx, client, cfg.fusionAuthURL, cfg)
+		switch {
+		case err == nil && state.missing == "":
+			return state.standin, nil
+		case err == nil && state.keyRefused:
+			// The kickstart creates its API key before it sets the issuer, which
+			// readKickstartState has already seen: this key will not come.
+			return state.standin, fmt.Errorf("FusionAuth at %s refuses the kickstart's API key (401) although it has the kickstart's issuer: was it configured by another version of this kickstart? Set FUSIONAUTH_API_KEY if it uses another key, or start afresh with `docker compose down -v`", cfg.fusionAuthURL)
 		}
-		last = fmt.Sprintf("last answer: status %d, error %v", status, err)
+		mu.Lock()
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = state.missing
+		}
+		mu.Unlock()
 		select {
 		case <-ctx.Done():
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("stopped waiting for the FusionAuth at %s: %w", cfg.fusionAuthURL, ctx.Err())
+				return state.standin, fmt.Errorf("stopped waiting for the FusionAuth at %s: %w", cfg.fusionAuthURL, ctx.Err())
 			}
-			return fmt.Errorf("no FusionAuth with the Changebank application at %s (FUSIONAUTH_URL) within %s (%s): start it with `docker compose up -d` and wait for its kickstart", cfg.fusionAuthURL, cfg.startupTimeout, last)
+			return state.standin, fmt.Errorf("the FusionAuth at %s did not show the whole kickstart within %s (last: %s): start it with `docker compose up -d --wait`; a FusionAuth whose database was configured otherwise needs `docker compose down -v` first, so that the kickstart runs again", cfg.fusionAuthURL, cfg.startupTimeout, last)
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func getStatus(ctx context.Context, client *http.Client, url, apiKey string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	if apiKey != "" {
-		req.Header.Set("Authorization", apiKey)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 // requireFreePort fails with advice when something already listens on a port the suite needs.
@@ -373,13 +479,14 @@ func requireFreePort(port, what, advice string) error {
 func requireFreeFusionAuthPort(what string) error {
 	return requireFreePort(fusionAuthPort, what+" (the kickstart's issuer is "+fusionAuthURL+")",
 		"stop what listens there (`docker compose down` if it is this repository's FusionAuth), "+
-			"or set FUSIONAUTH_TARGET=url to run the suite against the FusionAuth already there")
+			"or leave FUSIONAUTH_TARGET unset (or set it to url) to run the suite against the FusionAuth already there")
 }
 
 // dockerProblem wraps a container error with its likely causes.
 func dockerProblem(what string, err error) error {
 	hints := []string{"the Docker engine must be running and able to pull or build the image " +
-		"(FUSIONAUTH_TARGET=standin needs no Docker, standin-image no registry)"}
+		"(FUSIONAUTH_TARGET=standin needs no Docker, standin-image no registry; " +
+		"with FUSIONAUTH_TARGET unset the suite runs what this machine can)"}
 	if strings.Contains(err.Error(), "reaper") && os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		hints = append(hints, "testcontainers could not start its Ryuk reaper: set TESTCONTAINERS_RYUK_DISABLED=true "+
 			"where its image cannot be pulled (the suite removes its containers itself)")
@@ -455,4 +562,49 @@ func (l *lineLog) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// dockerEngineAnswers asks testcontainers whether a Docker engine answers, within a few
+// seconds: an engine that is configured but unreachable should not hold up the choice.
+func dockerEngineAnswers(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		provider, err := testcontainers.NewDockerProvider()
+		if err != nil {
+			answered <- err
+			return
+		}
+		defer provider.Close()
+		answered <- provider.Health(ctx)
+	}()
+	select {
+	case err := <-answered:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("the Docker engine did not answer: %w", ctx.Err())
+	}
+}
+
+// realImagesAvailable makes sure the real FusionAuth's images are on the engine, pulling the
+// ones that are not, as testcontainers would at the start of the image target.
+func realImagesAvailable(ctx context.Context, cfg config, progress io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.startupTimeout)
+	defer cancel()
+	provider, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return err
+	}
+	defer provider.Close()
+	for _, image := range []string{cfg.fusionAuthImage, cfg.postgresImage} {
+		if _, err := provider.Client().ImageInspect(ctx, image); err == nil {
+			continue
+		}
+		fmt.Fprintf(progress, "e2e: pulling %s\n", image)
+		if err := provider.PullImage(ctx, image); err != nil {
+			return fmt.Errorf("pull %s: %w", image, err)
+		}
+	}
+	return nil
 }

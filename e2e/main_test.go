@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,13 +39,17 @@ func runSuite(m *testing.M) (code int) {
 		fmt.Fprintf(os.Stderr, "e2e: configuration: %v\n", err)
 		return 1
 	}
+	if err := settleTarget(context.Background(), &cfg, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
 	suite.cfg = cfg
-	fmt.Printf("e2e: FusionAuth target = %s\n", cfg.describeTarget())
+	printTarget(cfg)
 	var (
 		ranNothing bool
 		testTime   time.Duration
 	)
-	defer func() { printClosingBanner(cfg, code, ranNothing, testTime) }()
+	defer func() { printClosingBanner(suite.cfg, code, ranNothing, testTime) }()
 
 	td := &teardown{}
 	defer td.run()
@@ -65,7 +70,7 @@ func runSuite(m *testing.M) (code int) {
 		return m.Run()
 	}
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("%w\n%s", err, installChromeAdvice))
 	}
 	td.add(stopChrome)
 	suite.browserCtx = browserCtx
@@ -95,6 +100,7 @@ func runSuite(m *testing.M) (code int) {
 	fa, err := startFusionAuth(ctx, cfg, os.Stdout)
 	td.add(fa.stop)
 	suite.fusionAuth = fa
+	suite.cfg.runningIsStandin = fa.standinCommand // for the closing lines
 	buildErr := <-built
 	if err != nil {
 		saveFusionAuthLog(fa)
@@ -222,6 +228,43 @@ func saveFusionAuthLog(fa *fusionAuth) {
 	fmt.Fprintf(os.Stderr, "e2e: FusionAuth's log is in %s; its last lines:\n%s\n", path, indent(fa.log.tail(60)))
 }
 
+// settleTarget fills in what the environment left open: the target when FUSIONAUTH_TARGET is
+// unset (see chooseTarget), and whether a running FusionAuth is the stand-in command.
+func settleTarget(ctx context.Context, cfg *config, progress io.Writer) error {
+	switch cfg.target {
+	case "":
+		choice, err := chooseTarget(ctx, targetProbes{
+			running: func(ctx context.Context) runningProbe { return probeRunningFusionAuth(ctx, fusionAuthURL, *cfg) },
+			engine:  dockerEngineAnswers,
+			images:  func(ctx context.Context) error { return realImagesAvailable(ctx, *cfg, progress) },
+		})
+		if err != nil {
+			return err
+		}
+		cfg.target, cfg.chosen, cfg.runningIsStandin = choice.target, choice.why, choice.standinAt9011
+		cfg.fusionAuthURL = fusionAuthURL // the only address chooseTarget looks at
+	case targetURL:
+		cfg.runningIsStandin = probeRunningFusionAuth(ctx, cfg.fusionAuthURL, *cfg).standin
+	}
+	return nil
+}
+
+// installChromeAdvice follows a failure to start Chrome: the browser suite cannot run without one.
+const installChromeAdvice = `The browser suite needs Chrome or Chromium. To install it:
+	Debian:  sudo apt-get install chromium
+	Ubuntu:  sudo snap install chromium, or Google Chrome's .deb from https://www.google.com/chrome/
+	macOS:   brew install --cask google-chrome (or install it from https://www.google.com/chrome/)
+	CI:      GitHub's ubuntu-latest runners ship Google Chrome; on a Debian image, apt-get install -y chromium
+Then run again, with CHROME_PATH=/path/to/chrome if it is not where chromedp looks.`
+
+// printTarget names the FusionAuth of the run and, when the suite chose it, why.
+func printTarget(cfg config) {
+	fmt.Printf("e2e: FusionAuth target = %s\n", cfg.describeTarget())
+	if cfg.chosen != "" {
+		fmt.Printf("e2e: chosen because %s\n", cfg.chosen)
+	}
+}
+
 // printClosingBanner repeats the target at the end of the output, where nobody misses it.
 func printClosingBanner(cfg config, code int, ranNothing bool, testTime time.Duration) {
 	result := fmt.Sprintf("PASS (the tests took %s)", testTime.Round(100*time.Millisecond))
@@ -232,7 +275,9 @@ func printClosingBanner(cfg config, code int, ranNothing bool, testTime time.Dur
 		result = "FAIL"
 	}
 	line := strings.Repeat("=", 78)
-	fmt.Printf("%s\ne2e: FusionAuth target = %s\ne2e: result: %s\n%s\n", line, cfg.describeTarget(), result, line)
+	fmt.Println(line)
+	printTarget(cfg)
+	fmt.Printf("e2e: result: %s\n%s\n", result, line)
 }
 
 func indent(s string) string {
