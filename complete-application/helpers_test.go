@@ -134,6 +134,23 @@ func (a *testApp) get(target string) response {
 	return a.do(req)
 }
 
+// getAfterRetry fetches a path and, when the app asks for a retry of the
+// same request (a refused refresh, see retryAfterLostRace), fetches it once
+// more, as a browser follows the redirect. It requires that the first
+// answer, if a retry, deletes no session cookie.
+func (a *testApp) getAfterRetry(path string) response {
+	a.t.Helper()
+	resp := a.get(path)
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		return resp
+	}
+	require.Equal(a.t, path, resp.Header.Get("Location"), "a retry of the same request")
+	for _, c := range resp.Cookies() {
+		require.NotContains(a.t, sessionCookies, c.Name, "a retry leaves the session's cookies alone")
+	}
+	return a.get(path)
+}
+
 // post sends a form to a path of the app, as a same-origin browser form would.
 func (a *testApp) post(path string, form url.Values) response {
 	a.t.Helper()
@@ -247,7 +264,12 @@ func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authentic
 	require.NoError(t, err)
 	auth.retryInterval = 0
 	auth.httpClient.Timeout = 2 * time.Second
-	srv.Config.Handler = newHandler(logger, pages, auth, cfg.issuerOrigin())
+	// Most tests jump the clock past an access token's lifetime, or a
+	// refresh token's, in one step; the session's own limits would end those
+	// sessions first. session_limits_test.go puts the limits back.
+	auth.sessionIdleTimeout = 365 * 24 * time.Hour
+	auth.sessionMaxLifetime = 365 * 24 * time.Hour
+	srv.Config.Handler = newHandler(logger, pages, auth, cfg)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, auth

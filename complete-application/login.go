@@ -136,7 +136,8 @@ func handleCallback(auth *authenticator, pages *pages) http.Handler {
 				"FusionAuth's answer failed a security check, so you are not logged in. Please try again.")
 			return
 		}
-		if err := auth.startSession(w, tokens); err != nil {
+		now := auth.now()
+		if err := auth.startSession(w, tokens, sessionState{StartedAt: now, SeenAt: now}); err != nil {
 			auth.logger.Error("storing the session", "err", err)
 			pages.renderError(w, r, http.StatusBadGateway, "Changebank could not store your login. Please try again.")
 			return
