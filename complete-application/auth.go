@@ -342,8 +342,8 @@ func (a *authenticator) verifyIDToken(ctx context.Context, p *identityProvider, 
 // verifyAccessToken checks the access token locally: its signature against
 // FusionAuth's cached keys, its issuer, that its audience is this client, and
 // that it has not expired. No request goes to FusionAuth unless the token was
-// signed by a key not yet seen (after a key rotation), when go-oidc fetches the
-// key set once. It also checks the token belongs to the session's user.
+// signed by a key not yet seen (after a key rotation), when limitedKeySet
+// fetches the key set once. It also checks the token belongs to the session's user.
 //
 // An expired token yields an error wrapping *oidc.TokenExpiredError; go-oidc
 // checks expiry last, so such a token is otherwise valid and worth refreshing.
