@@ -1,3 +1,92 @@
+// Which test checks which item of the security checklist (security.md, "The
+// checklist"). Tests are in this package unless marked e2e (the browser suite,
+// ./e2e, against the FusionAuth stand-in or a real FusionAuth) or stub
+// (./stub-application).
+//
+//	1. Discovery: exact issuer; app starts and serves public pages while
+//	   FusionAuth is down, login 503, works once it is up.
+//		TestDiscoveryRequiresTheExactIssuer, TestLoginWorksOnceFusionAuthStarts,
+//		TestRunServesLoginOnceFusionAuthComesUp,
+//		TestProtectedPagesWhileFusionAuthIsDown
+//	2. Login transaction: fresh state, nonce, S256 verifier in a sealed short-
+//	   lived cookie, deleted on use; any replica finishes a login; two tabs log
+//	   in at once.
+//		TestLoginAccountMakeChangeLogout, TestCallbackRefusesExpiredLogin,
+//		TestReplicasWithOneKeyShareLoginsAndSessions,
+//		TestTwoTabsLoggingInAtOnce, TestConcurrentLoginFlowsAllSucceed
+//	3. Callback: state, RFC 9207 iss (also before the error branch, and
+//	   required when announced), escaped errors, replay and unsolicited callbacks
+//	   refused before any token request.
+//		TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest,
+//		TestCallbackChecksIssBeforeItsError, TestCallbackWithoutIssIsRefused,
+//		TestCallbackErrorIsEscaped, TestReplayedCallbackIsRefused,
+//		TestCallbackRefusesReplayBeforeLogout
+//	4. Token response: Bearer only, id_token present and a string, hanging
+//	   endpoint.
+//		TestCallbackRefusesMisbehavingFusionAuth,
+//		TestRefreshRefusesNonBearerTokens, TestRefreshRefusesAMalformedIDToken,
+//		TestCallbackGivesUpOnAHangingTokenEndpoint
+//	5. ID token: go-oidc's checks plus nonce, sub, iat, azp, extra audiences,
+//	   pinned RS256, at_hash.
+//		TestCallbackRefusesMisbehavingFusionAuth (one case per fault),
+//		TestTokenResponsesWithASubstitutedAccessTokenAreRefused
+//	6. Session cookies: HttpOnly, SameSite=Lax, Path=/, Secure and __Host-
+//	   with https, under 4096 bytes, sealed binding the full name and a version.
+//		TestLoginAccountMakeChangeLogout, TestSecureCookiesWhenAppURLIsHTTPS,
+//		TestCookieJarSealsAndOpens, TestCookieJarRefusesOversizedCookies,
+//		TestSealedValuesBindTheFullNameAndVersion, e2e:TestLoginShowsAccount
+//	7. Protected pages: local verification, no call per request; refresh
+//	   verified like a login; a refused refresh ends the session; racing tabs
+//	   (Reusable and OneTimeUse, one replica or two) stay logged in.
+//		TestLoginAccountMakeChangeLogout, TestRefreshesExpiredAccessToken,
+//		TestRefreshRefusalsEndTheSession,
+//		TestRefreshRefusesTokensFromAnotherAuthentication,
+//		TestExpiredRefreshTokenEndsSession,
+//		TestTabsRefreshingTogetherStayLoggedIn,
+//		TestRequestSentBeforeTheNewCookiesIsServed,
+//		TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies,
+//		e2e:TestExpiredAccessTokenIsRefreshed
+//	8. Logout: same-origin POST; revokes the refresh token (Logout API); end-
+//	   session redirect with client_id, post_logout_redirect_uri, state, hint
+//	   when present, also without the ID token; returning state checked; front-
+//	   channel GET idempotent and framable by FusionAuth only; unreachable
+//	   FusionAuth said plainly; a copy of the cookies is dead after logout.
+//		TestCrossOriginPostsAreRefused, TestLogoutRevokesTheRefreshToken,
+//		TestLogoutForgetsASharedRefresh,
+//		TestLogoutWithoutIDTokenEndsFusionAuthSession,
+//		TestLogoutReturnChecksState, TestFrontChannelLogout,
+//		TestLogoutWhenFusionAuthIsDown, TestLogoutIsLoggedWithTheSubject,
+//		e2e:TestLogoutEndsSession, e2e:TestLogoutRevokesCopiedCookies,
+//		e2e:TestLogoutWithoutIDTokenEndsFusionAuthSession
+//	9. Responses: no-store on session pages and on every cookie-setting answer
+//	   (a refreshing GET / too); HSTS with https; static files from the static
+//	   folder only; security headers; CSP.
+//		TestRoutesLoggedOut (incl. %2e%2e and ..%2f paths), TestRoutesLoggedIn,
+//		TestRefreshOnTheHomePageIsNotCached,
+//		TestSessionUseSetsACookieAtMostOncePerInterval, TestHSTSOnlyWithHTTPS,
+//		stub:TestStubServesItsPages
+//	10. Bad input: tampered, truncated or foreign cookies mean logged out;
+//	   malformed forms 400; upstream failures 502/503.
+//		TestBadSessionCookiesMeanLoggedOut,
+//		TestReplicasWithDifferentKeysLogTheUserOutCleanly,
+//		TestSessionOutlivesAFusionAuthOutage, FuzzSessionCookies,
+//		FuzzCallbackQuery, FuzzMakeChangeForm
+//	11. Session limits: idle timeout and absolute lifetime checked locally
+//	   before any refresh; a stale cookie set cannot drive refreshes.
+//		TestIdleSessionEnds, TestSessionEndsAtItsMaximumLifetime,
+//		TestStaleCookiesCannotDriveRefreshes, TestLoadConfigReadsSessionLimits
+//	12. Upstream hardening: plain http to another host, the kickstart's
+//	   secret, a missing APP_SECRET_KEY refused off this machine; no redirects
+//	   followed; key refetches limited; iss before error.
+//		TestLoadConfigRefusesUnsafeDeployments,
+//		TestFusionAuthRedirectsAreNotFollowed,
+//		TestUnknownKeyRefetchesAreLimited, TestLoginAfterKeyRotation,
+//		TestRefreshAfterKeyRotationFetchesTheKeysOnce,
+//		TestCallbackChecksIssBeforeItsError
+//	13. Money: integer cents, the four examples, bad amounts.
+//		TestParseDollars, TestMakeChangeCounts, TestMakeChange,
+//		FuzzParseDollars, e2e:TestMakeChange
+
 package main
 
 import (
@@ -219,4 +308,25 @@ func TestCallbackChecksIssBeforeItsError(t *testing.T) {
 	assertErrorPage(t, resp, http.StatusBadRequest)
 	assert.Contains(t, resp.body, "unexpected identity provider")
 	assert.NotContains(t, resp.body, "555 0100", "nothing of the foreign error is shown")
+}
+
+// TestDiscoveryRequiresTheExactIssuer: an ISSUER that names FusionAuth by
+// another spelling of its address does not match the issuer its discovery
+// document states, so login is unavailable rather than half checked; the
+// control uses the exact issuer.
+func TestDiscoveryRequiresTheExactIssuer(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	u, err := url.Parse(idp.URL())
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		issuer string
+		want   int
+	}{
+		{"http://localhost:" + u.Port(), http.StatusServiceUnavailable},
+		{idp.URL() + "/", http.StatusServiceUnavailable},
+		{idp.URL(), http.StatusSeeOther},
+	} {
+		app := newAppFor(t, idp, tt.issuer)
+		assert.Equal(t, tt.want, app.get("/login").StatusCode, "ISSUER=%s", tt.issuer)
+	}
 }
