@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -204,7 +205,13 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 			app.setCookie("cb_user", app.auth.cookies.seal(loginCookie, []byte(`{"sub":"x","email":"mallory@example.com"}`)))
 		}},
 		{"another user's subject", func(app *testApp) {
-			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"sub":"00000000-0000-0000-0000-000000000001","email":"admin@example.com"}`)))
+			now := idp.Now()
+			admin, err := json.Marshal(sessionState{User: user{Subject: "00000000-0000-0000-0000-000000000001", Email: "admin@example.com"}, StartedAt: now, SeenAt: now})
+			require.NoError(t, err)
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, admin))
+		}},
+		{"a session without its start and last use", func(app *testApp) {
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"user":{"sub":"00000000-0000-0000-0000-111111111111","email":"richard@example.com"}}`)))
 		}},
 		{"garbage", func(app *testApp) {
 			app.setCookie("cb_user", "%%%not-base64%%%")

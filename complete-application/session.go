@@ -101,9 +101,8 @@ func (a *authenticator) clearSession(w http.ResponseWriter) {
 // on time even while FusionAuth would still refresh its tokens, and an
 // expired one costs FusionAuth nothing.
 func (a *authenticator) checkLimits(s sessionState, now time.Time) error {
+	// A cookie without the times (zero) is decades past both limits.
 	switch {
-	case s.StartedAt.IsZero() || s.SeenAt.IsZero():
-		return errors.New("the session has no start or last-use time")
 	case now.Sub(s.StartedAt) > a.sessionMaxLifetime:
 		return fmt.Errorf("the session started more than %s ago", a.sessionMaxLifetime)
 	case now.Sub(s.SeenAt) > a.sessionIdleTimeout:
