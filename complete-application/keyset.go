@@ -46,7 +46,7 @@ var errKeyRefetchLimited = errors.New("token signed by an unknown key, and the k
 // VerifySignature returns the JWT's payload if one of FusionAuth's keys
 // signed it.
 func (k *limitedKeySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return nil, fmt.Errorf("parsing the JWT: %w", err)
 	}
