@@ -45,9 +45,11 @@ func handleLogout(auth *authenticator, pages *pages) http.Handler {
 		auth.clearSession(w)
 
 		provider, err := auth.provider(r.Context())
+		revoked := false
 		if err == nil && refreshErr == nil {
 			auth.refreshes.forget(string(refreshToken))
 			err = auth.revokeRefreshToken(r.Context(), string(refreshToken))
+			revoked = err == nil
 			if err != nil && !errors.Is(err, errProviderUnavailable) {
 				// FusionAuth is there but refused: its session must still end.
 				auth.logger.Warn("FusionAuth did not revoke the refresh token", "sub", s.User.Subject, "err", err)
@@ -81,7 +83,7 @@ func handleLogout(auth *authenticator, pages *pages) http.Handler {
 		query.Set("post_logout_redirect_uri", auth.logoutURL)
 		query.Set("state", tx.State)
 		endSession.RawQuery = query.Encode()
-		auth.logger.Info("user logged out", "sub", s.User.Subject, "refresh_token_revoked", refreshErr == nil)
+		auth.logger.Info("user logged out", "sub", s.User.Subject, "refresh_token_revoked", revoked)
 		http.Redirect(w, r, endSession.String(), http.StatusSeeOther)
 	})
 }
