@@ -131,6 +131,12 @@ func loginFlow(appURL, idpURL string, transport http.RoundTripper) error {
 	if resp, _, err = do(req, http.StatusFound, http.StatusSeeOther); err != nil {
 		return err
 	}
+	// FusionAuth's consent step comes before the callback.
+	if location := resp.Header.Get("Location"); strings.HasPrefix(location, "/") {
+		if resp, _, err = get(idpURL+location, http.StatusFound); err != nil {
+			return err
+		}
+	}
 	if resp, _, err = get(resp.Header.Get("Location"), http.StatusSeeOther); err != nil {
 		return err
 	}

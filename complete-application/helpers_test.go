@@ -186,7 +186,17 @@ func (a *testApp) signIn(authorize *url.URL, email, password string) string {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp := a.do(req)
 	require.Contains(a.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, "POST authorize: %s", resp.body)
-	return resp.Header.Get("Location")
+	// FusionAuth's own redirects (the consent step) come before the callback.
+	location := resp.Header.Get("Location")
+	for strings.HasPrefix(location, "/") || strings.HasPrefix(location, a.idp.URL()+"/") {
+		if strings.HasPrefix(location, "/") {
+			location = a.idp.URL() + location
+		}
+		resp = a.get(location)
+		require.Equal(a.t, http.StatusFound, resp.StatusCode, "GET %s: %s", location, resp.body)
+		location = resp.Header.Get("Location")
+	}
+	return location
 }
 
 // login runs the whole login and fails the test unless it lands on /account.

@@ -22,15 +22,22 @@ import (
 
 func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		for _, key := range s.apiKeys {
-			if subtle.ConstantTimeCompare(got, []byte(key)) == 1 {
-				next.ServeHTTP(w, r)
-				return
-			}
+		if !s.validAPIKey(r.Header.Get("Authorization")) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
 		}
-		w.WriteHeader(http.StatusUnauthorized)
+		next.ServeHTTP(w, r)
 	})
+}
+
+// validAPIKey reports whether an Authorization header holds one of the API keys.
+func (s *Server) validAPIKey(header string) bool {
+	for _, key := range s.apiKeys {
+		if subtle.ConstantTimeCompare([]byte(header), []byte(key)) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // fieldError answers FusionAuth's validation error shape.
@@ -57,6 +64,7 @@ func (s *Server) handleKeyGenerate() http.Handler {
 				Algorithm string `json:"algorithm"`
 				Name      string `json:"name"`
 				Length    int    `json:"length"`
+				Kid       string `json:"kid"`
 			} `json:"key"`
 		}
 		if err := decodeBody(r, &body); err != nil {
@@ -64,7 +72,10 @@ func (s *Server) handleKeyGenerate() http.Handler {
 			return
 		}
 		id := r.PathValue("id")
-		key := &signingKey{id: id, algorithm: body.Key.Algorithm, name: body.Key.Name}
+		key := &signingKey{id: id, kid: body.Key.Kid, algorithm: body.Key.Algorithm, name: body.Key.Name}
+		if key.kid == "" {
+			key.kid = newKid()
+		}
 		switch body.Key.Algorithm {
 		case "RS256", "RS384", "RS512":
 			bits := body.Key.Length
@@ -93,7 +104,24 @@ func (s *Server) handleKeyGenerate() http.Handler {
 		}
 		s.keys[id] = key
 		writeJSON(w, http.StatusOK, map[string]any{"key": map[string]any{
-			"id": id, "algorithm": key.algorithm, "name": key.name, "length": body.Key.Length,
+			"id": id, "kid": key.kid, "algorithm": key.algorithm, "name": key.name, "length": body.Key.Length,
+		}})
+	})
+}
+
+// handleKeyGet serves GET /api/key/{id}: the key's properties, never its
+// private half.
+func (s *Server) handleKeyGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		key, ok := s.keys[r.PathValue("id")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"key": map[string]any{
+			"id": key.id, "kid": key.kid, "algorithm": key.algorithm, "name": key.name,
 		}})
 	})
 }

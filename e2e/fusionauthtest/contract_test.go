@@ -4,15 +4,21 @@ package fusionauthtest_test
 // use only HTTP, an x/oauth2 + go-oidc client and the admin API, so they run
 // unchanged against a real FusionAuth:
 //
-//	FUSIONAUTH_URL=http://localhost:9011 go test ./e2e/fusionauthtest -run Contract
+//	FUSIONAUTH_URL=http://localhost:9011 go test -v ./e2e/fusionauthtest -run Contract
 //
-// (FUSIONAUTH_API_KEY defaults to the kickstart's key.) Against the stand-in
-// they prove it still behaves like FusionAuth; against FusionAuth they prove the
-// stand-in's model of it right or wrong.
+// (FUSIONAUTH_API_KEY defaults to the kickstart's key; FUSIONAUTH_VERSION, else
+// .env, says which version's markup to expect.) They assert what FusionAuth
+// documents. Where it only LIKELY behaves some way, likely() asserts the
+// stand-in's model against the stand-in and, against FusionAuth, prints an
+// "observed:" line instead of failing on a guess.
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -28,22 +34,22 @@ func TestContractDiscovery(t *testing.T) {
 	c := newClient(t, ctx, tg) // go-oidc refuses a discovery document whose issuer differs from the URL
 
 	var doc struct {
-		Issuer              string   `json:"issuer"`
-		Authorization       string   `json:"authorization_endpoint"`
-		Token               string   `json:"token_endpoint"`
-		Userinfo            string   `json:"userinfo_endpoint"`
-		JWKS                string   `json:"jwks_uri"`
-		EndSession          string   `json:"end_session_endpoint"`
-		ChallengeMethods    []string `json:"code_challenge_methods_supported"`
-		TokenAuthMethods    []string `json:"token_endpoint_auth_methods_supported"`
-		Scopes              []string `json:"scopes_supported"`
-		IssParameterSupport bool     `json:"authorization_response_iss_parameter_supported"`
+		Issuer           string   `json:"issuer"`
+		Authorization    string   `json:"authorization_endpoint"`
+		Token            string   `json:"token_endpoint"`
+		Userinfo         string   `json:"userinfo_endpoint"`
+		JWKS             string   `json:"jwks_uri"`
+		EndSession       string   `json:"end_session_endpoint"`
+		ChallengeMethods []string `json:"code_challenge_methods_supported"`
+		TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		Scopes           []string `json:"scopes_supported"`
+		ResponseTypes    []string `json:"response_types_supported"`
+		Claims           []string `json:"claims_supported"`
 	}
 	require.NoError(t, c.provider.Claims(&doc))
+	var raw map[string]any
+	require.NoError(t, c.provider.Claims(&raw))
 	assert.Equal(t, tg.URL, doc.Issuer)
-	// Since 1.69 every authorization response carries iss (RFC 9207). The
-	// complete application refuses a code without iss when this is advertised.
-	assert.True(t, doc.IssParameterSupport, "authorization_response_iss_parameter_supported")
 	assert.Equal(t, tg.URL+"/oauth2/authorize", doc.Authorization)
 	assert.Equal(t, tg.URL+"/oauth2/token", doc.Token)
 	assert.Equal(t, tg.URL+"/oauth2/userinfo", doc.Userinfo)
@@ -54,6 +60,22 @@ func TestContractDiscovery(t *testing.T) {
 	for _, scope := range []string{"openid", "email", "profile", "offline_access"} {
 		assert.Contains(t, doc.Scopes, scope)
 	}
+	// The lists as 1.69 documents them; older versions are not pinned down here.
+	if tg.atLeast(t, "1.69") {
+		for _, rt := range []string{"code", "id_token", "token id_token"} {
+			assert.Contains(t, doc.ResponseTypes, rt, "response_types_supported")
+		}
+		for _, claim := range []string{"applicationId", "authenticationType", "roles"} {
+			assert.Contains(t, doc.Claims, claim, "claims_supported")
+		}
+		assert.Equal(t, false, raw["backchannel_logout_supported"], "backchannel_logout_supported")
+		// Since 1.69 every authorization response carries iss (RFC 9207); the
+		// complete application refuses a code without iss when this is advertised.
+		for _, field := range []string{"dpop_signing_alg_values_supported", "userinfo_signing_alg_values_supported"} {
+			assert.Contains(t, raw, field)
+		}
+		likely(t, tg, "authorization_response_iss_parameter_supported", true, raw["authorization_response_iss_parameter_supported"])
+	}
 
 	b := newBrowser(t)
 	jwks := b.get(t, doc.JWKS)
@@ -62,11 +84,16 @@ func TestContractDiscovery(t *testing.T) {
 
 	status := b.get(t, tg.URL+"/api/status")
 	assert.Equal(t, http.StatusOK, status.Status, "/api/status")
-	assert.JSONEq(t, `{"status":"ok"}`, status.Body)
+	assert.JSONEq(t, `{"status":"ok"}`, status.Body, "/api/status without an API key")
+	code, report := adminRequest(t, tg, http.MethodGet, "/api/status", nil)
+	assert.Equal(t, http.StatusOK, code, "/api/status with the API key")
+	assert.Greater(t, len(report), 1, "with an API key /api/status reports more than its status: %v", report)
 	health := b.get(t, tg.URL+"/api/health")
 	assert.Equal(t, http.StatusOK, health.Status, "/api/health")
 }
 
+// TestContractLoginPage checks the markup the browser suite's selectors rely
+// on, for the version under test (the hosted pages changed at 1.62, 1.63, 1.64).
 func TestContractLoginPage(t *testing.T) {
 	tg := newTarget(t)
 	c := newClient(t, testContext(t), tg)
@@ -74,13 +101,26 @@ func TestContractLoginPage(t *testing.T) {
 	p := newBrowser(t).get(t, c.authorizeURL(req))
 
 	require.Equal(t, http.StatusOK, p.Status)
-	assert.Regexp(t, `<title>\s*Login\s*</title>`, p.Body)
+	if tg.atLeast(t, "1.64") {
+		assert.Regexp(t, `<title>\s*Login\s*</title>`, p.Body)
+	} else {
+		assert.Regexp(t, `<title>\s*Login \| FusionAuth\s*</title>`, p.Body)
+	}
 	assert.Regexp(t, `<form[^>]*action="/oauth2/authorize"[^>]*method="POST"|<form[^>]*method="POST"[^>]*action="/oauth2/authorize"`, p.Body)
 	assert.Regexp(t, `<input[^>]*id="loginId"`, p.Body)
+	assert.Regexp(t, `<input[^>]*id="loginId"[^>]*placeholder="Login"|<input[^>]*placeholder="Login"[^>]*id="loginId"`, p.Body, "the field says Login, not Email")
 	assert.Regexp(t, `<input[^>]*id="password"`, p.Body)
-	assert.Regexp(t, `<button[^>]*type="button"`, p.Body, "show-password button")
-	assert.Regexp(t, `<button[^>]*id="submit-button"`, p.Body)
+	if tg.atLeast(t, "1.62") {
+		assert.Regexp(t, `<button[^>]*type="button"`, p.Body, "show-password button")
+	} else {
+		assert.Regexp(t, `<button[^>]*class="blue button"`, p.Body, "the submit button before the redesign")
+	}
+	if tg.atLeast(t, "1.63") {
+		assert.Regexp(t, `<button[^>]*id="submit-button"`, p.Body)
+	}
+	assert.Regexp(t, `form[^>]*action="/oauth2/authorize"(?s:.*)<button`, p.Body, "the form has a button a browser can submit with")
 	assert.Contains(t, p.Body, "Keep me signed in")
+	likely(t, tg, `the login field's label says "Login"`, true, regexp.MustCompile(`<label[^>]*for="loginId"[^>]*>\s*Login\s*<`).MatchString(p.Body))
 
 	form := loginForm(t, p.Body)
 	for name, want := range map[string]string{
@@ -98,6 +138,68 @@ func TestContractLoginPage(t *testing.T) {
 	assert.Regexp(t, `<input[^>]*name="rememberDevice"`, p.Body, "the Keep me signed in checkbox")
 }
 
+// TestContractLoginGoesThroughConsent: since 1.50 the login POST answers with a
+// redirect to /oauth2/consent, which sets the SSO cookie and sends the code to
+// the application. A browser does not notice.
+func TestContractLoginGoesThroughConsent(t *testing.T) {
+	tg := newTarget(t)
+	c := newClient(t, testContext(t), tg)
+	b := newBrowser(t)
+	req := newLoginRequest()
+	form := loginForm(t, b.get(t, c.authorizeURL(req)).Body)
+	form.Set("loginId", tg.User)
+	form.Set("password", tg.Password)
+	form.Set("rememberDevice", "true")
+
+	post := b.postForm(t, tg.URL+"/oauth2/authorize", form)
+	require.Equal(t, http.StatusFound, post.Status, "the login POST redirects; body:\n%s", post.Body)
+	consent, err := url.Parse(tg.URL)
+	require.NoError(t, err)
+	consent, err = consent.Parse(post.Location)
+	require.NoError(t, err)
+	assert.Equal(t, "/oauth2/consent", consent.Path, "the login POST redirects to the consent step")
+	assert.Nil(t, cookieNamed(post.Cookies, "fusionauth.sso"), "the SSO cookie is not set on the POST")
+
+	answer := b.get(t, consent.String())
+	q := callback(t, tg, answer)
+	assert.Equal(t, req.State, q.Get("state"))
+	assert.NotEmpty(t, q.Get("code"))
+	sso := cookieNamed(answer.Cookies, "fusionauth.sso")
+	require.NotNil(t, sso, "the consent step sets fusionauth.sso")
+	assert.Greater(t, sso.MaxAge, 0, "fusionauth.sso is a persistent cookie")
+	likely(t, tg, "fusionauth.sso Max-Age", 2147483647, sso.MaxAge)
+}
+
+// TestContractKeepMeSignedInUnticked: without "Keep me signed in" there is no
+// SSO session, so the next authorization request shows the form again.
+func TestContractKeepMeSignedInUnticked(t *testing.T) {
+	tg := newTarget(t)
+	c := newClient(t, testContext(t), tg)
+	b := newBrowser(t)
+	callback(t, tg, b.loginRemembering(t, tg, c.authorizeURL(newLoginRequest()), tg.User, tg.Password, false))
+	next := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
+	assert.Equal(t, http.StatusOK, next.Status, "the login form again, not a redirect to %s", next.Location)
+	assert.Contains(t, next.Body, `id="loginId"`)
+}
+
+// leftHalfHash is the OpenID Connect hash of a value for an RS256 token.
+func leftHalfHash(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// jwtHeader decodes a compact JWT's header without verifying anything.
+func jwtHeader(t testing.TB, token string) map[string]any {
+	t.Helper()
+	encoded, _, ok := strings.Cut(token, ".")
+	require.True(t, ok, "a compact JWT")
+	data, err := base64.RawURLEncoding.DecodeString(encoded)
+	require.NoError(t, err)
+	var header map[string]any
+	require.NoError(t, json.Unmarshal(data, &header))
+	return header
+}
+
 // TestContractLoginExchangeRefresh walks the whole authorization code flow the
 // application uses, then userinfo, refresh and refresh-token revocation.
 func TestContractLoginExchangeRefresh(t *testing.T) {
@@ -109,7 +211,9 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	req := newLoginRequest()
 	q := callback(t, tg, b.login(t, tg, c.authorizeURL(req), tg.User, tg.Password))
 	assert.Equal(t, req.State, q.Get("state"))
-	assert.Equal(t, tg.URL, q.Get("iss"), "RFC 9207 iss in the callback")
+	if tg.atLeast(t, "1.69") {
+		assert.Equal(t, tg.URL, q.Get("iss"), "RFC 9207 iss in the callback")
+	}
 	assert.Equal(t, "Authenticated", q.Get("userState"))
 	assert.NotEmpty(t, q.Get("locale"))
 
@@ -119,6 +223,8 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	assert.NotEmpty(t, token.RefreshToken, "offline_access gives a refresh token")
 	assert.False(t, token.Expiry.IsZero(), "expires_in is set")
 	assert.NotEmpty(t, token.Extra("userId"))
+	refreshTokenID, _ := token.Extra("refresh_token_id").(string)
+	assert.NotEmpty(t, refreshTokenID, "refresh_token_id")
 
 	rawID, ok := token.Extra("id_token").(string)
 	require.True(t, ok, "id_token in the token response")
@@ -131,6 +237,8 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	assert.Equal(t, true, id["email_verified"])
 	assert.NotEmpty(t, id["given_name"], "profile scope gives name claims")
 	assert.NotEmpty(t, id["sid"])
+	assert.Equal(t, leftHalfHash(q.Get("code")), id["c_hash"], "c_hash of the code")
+	assert.Equal(t, "PASSWORD", id["authenticationType"])
 	assert.NotContains(t, id, "roles", "no roles in the ID token")
 
 	// The access token is a JWT the application verifies locally.
@@ -144,28 +252,51 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	for _, claim := range []string{"jti", "auth_time", "authenticationType", "tid", "scope", "sid", "iat", "exp"} {
 		assert.Contains(t, access, claim)
 	}
+	assert.Equal(t, refreshTokenID, access["sid"], "the access token's sid is the refresh token's id")
+
+	// The header: gty, and the kid property of the application's key (not its id).
+	header := jwtHeader(t, token.AccessToken)
+	assert.Contains(t, header["gty"], "authorization_code", "gty in the JWT header")
+	status, app := adminRequest(t, tg, http.MethodGet, "/api/application/"+tg.ClientID, nil)
+	require.Equal(t, http.StatusOK, status)
+	keyID, _ := applicationField(app, "jwtConfiguration", "accessTokenKeyId").(string)
+	status, key := adminRequest(t, tg, http.MethodGet, "/api/key/"+keyID, nil)
+	require.Equal(t, http.StatusOK, status, "GET the signing key")
+	keyProps, _ := key["key"].(map[string]any)
+	assert.Equal(t, keyProps["kid"], header["kid"], "the header's kid is the key's kid property")
 
 	info, err := c.provider.UserInfo(ctx, oauth2.StaticTokenSource(token))
 	require.NoError(t, err, "userinfo")
 	assert.Equal(t, idToken.Subject, info.Subject)
 	assert.Equal(t, tg.User, info.Email)
 
-	refreshed, err := c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
-	require.NoError(t, err, "refresh")
-	assert.NotEqual(t, token.AccessToken, refreshed.AccessToken)
-	rawRefreshedID, ok := refreshed.Extra("id_token").(string)
+	status, body := refreshRaw(t, c, token.RefreshToken)
+	require.Equal(t, http.StatusOK, status, "refresh: %v", body)
+	assert.NotEqual(t, token.AccessToken, body["access_token"], "a new access token")
+	rawRefreshedID, ok := body["id_token"].(string)
 	require.True(t, ok, "id_token in the refresh response")
 	refreshedID, err := c.verifier.Verify(ctx, rawRefreshedID)
 	require.NoError(t, err, "verify the refreshed ID token")
 	assert.Equal(t, idToken.Subject, refreshedID.Subject)
+	// Sources disagree whether a Reusable refresh answers with the refresh token.
+	likely(t, tg, "a Reusable refresh answers with the same refresh_token", token.RefreshToken, body["refresh_token"])
+	likely(t, tg, "a Reusable refresh answers with refresh_token_id", refreshTokenID, body["refresh_token_id"])
 
-	status, _ := adminRequest(t, tg, http.MethodDelete, "/api/jwt/refresh?token="+url.QueryEscape(token.RefreshToken), nil)
+	status, _ = adminRequest(t, tg, http.MethodDelete, "/api/jwt/refresh?token="+url.QueryEscape(token.RefreshToken), nil)
 	require.Equal(t, http.StatusOK, status, "revoke the refresh token")
-	_, err = c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
-	require.Error(t, err, "a revoked refresh token is refused")
-	te := asTokenError(t, err)
-	assert.Equal(t, http.StatusBadRequest, te.Status)
-	assert.Equal(t, "invalid_grant", te.Error)
+	requireRefreshRefused(t, c, token.RefreshToken, "revoked with DELETE /api/jwt/refresh")
+}
+
+// logoutFrames are the iframe URLs of a "Logging out" page.
+func logoutFrames(t testing.TB, body string) []*url.URL {
+	t.Helper()
+	var frames []*url.URL
+	for _, m := range regexp.MustCompile(`<iframe[^>]*src="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		u, err := url.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
+		require.NoError(t, err, "iframe src %q", m[1])
+		frames = append(frames, u)
+	}
+	return frames
 }
 
 // TestContractSSOSessionEndsAtLogout: "Keep me signed in" lets the next
@@ -181,9 +312,14 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 	require.NoError(t, err)
 
 	again := newLoginRequest()
-	q := callback(t, tg, b.get(t, c.authorizeURL(again)))
+	q := callback(t, tg, b.authorize(t, tg, c.authorizeURL(again)))
 	assert.Equal(t, again.State, q.Get("state"), "SSO: straight back with a code")
-	assert.NotEmpty(t, q.Get("code"))
+	require.NotEmpty(t, q.Get("code"))
+	ssoToken, err := c.config.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(again.Verifier))
+	require.NoError(t, err)
+	ssoID, err := c.verifier.Verify(ctx, ssoToken.Extra("id_token").(string))
+	require.NoError(t, err)
+	likely(t, tg, "authenticationType of a login through the SSO session", "PING", tokenClaims(t, ssoID)["authenticationType"])
 
 	var endSession struct {
 		URL string `json:"end_session_endpoint"`
@@ -198,17 +334,26 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 	p := b.get(t, logout)
 	// The kickstart keeps the default logoutBehavior, AllApplications.
 	require.Equal(t, http.StatusOK, p.Status, "the Logging out page")
-	assert.Regexp(t, `<iframe[^>]*src="`+regexpQuote(tg.LogoutURL), p.Body, "front-channel logout of the app")
-	assert.Regexp(t, `http-equiv="refresh"`, p.Body)
+	assert.Regexp(t, `(?i)http-equiv="refresh"`, p.Body)
 	assert.Contains(t, p.Body, tg.LogoutURL+"?state=logout-state", "redirect to post_logout_redirect_uri with state")
+
+	var framedApp, framedAdmin bool
+	for _, frame := range logoutFrames(t, p.Body) {
+		switch {
+		case strings.HasPrefix(frame.String(), tg.LogoutURL):
+			framedApp = true
+		case frame.Path == "/admin/single-logout":
+			framedAdmin = true
+			likely(t, tg, "the admin application's iframe carries iss", tg.URL, frame.Query().Get("iss"))
+			likely(t, tg, "the admin application's iframe carries sid", true, frame.Query().Get("sid") != "")
+		}
+	}
+	likely(t, tg, "the application the page redirects to is also framed", false, framedApp)
+	likely(t, tg, "the FusionAuth admin application is framed", true, framedAdmin)
 
 	after := b.get(t, c.authorizeURL(newLoginRequest()))
 	assert.Equal(t, http.StatusOK, after.Status, "after logout the login page is shown again")
 	assert.Contains(t, after.Body, `id="loginId"`)
-}
-
-func regexpQuote(s string) string {
-	return strings.NewReplacer(".", `\.`, "?", `\?`).Replace(s)
 }
 
 func TestContractPostLogoutRedirectMustBeAuthorized(t *testing.T) {
@@ -221,11 +366,51 @@ func TestContractPostLogoutRedirectMustBeAuthorized(t *testing.T) {
 	assert.NotContains(t, p.Body, `url=https://evil.example.com`)
 }
 
+// TestContractLogoutRequests: what FusionAuth does with an id_token_hint, and
+// without any client.
+func TestContractLogoutRequests(t *testing.T) {
+	tg := newTarget(t)
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+	token := logInForTokens(t, c, newBrowser(t))
+	hint := token.Extra("id_token").(string)
+	tampered := hint[:len(hint)-4] + "AAAA"
+
+	tests := []struct {
+		name       string
+		params     url.Values
+		wantStatus int // modelled (LIKELY)
+		wantReason string
+		wantTarget string
+	}{
+		{name: "no client_id and no hint", params: url.Values{"post_logout_redirect_uri": {tg.LogoutURL}},
+			wantStatus: http.StatusFound, wantTarget: "/"},
+		{name: "a hint that does not verify, with client_id", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {tampered}},
+			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
+		{name: "a hint for another client", params: url.Values{"client_id": {"3c219e58-ed0e-4b18-ad48-f4f92793ae32"}, "id_token_hint": {hint}},
+			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newBrowser(t).get(t, tg.URL+"/oauth2/logout?"+tt.params.Encode())
+			assert.Less(t, p.Status, 500, "a clear answer, not a server error")
+			assert.NotEqual(t, tg.LogoutURL, p.Location, "never sent to post_logout_redirect_uri here")
+			likely(t, tg, tt.name+": status", tt.wantStatus, p.Status)
+			if tt.wantTarget != "" {
+				likely(t, tg, tt.name+": redirect target", tt.wantTarget, p.Location)
+			}
+			if tt.wantReason != "" {
+				likely(t, tg, tt.name+": the error page names "+tt.wantReason, true, strings.Contains(p.Body, tt.wantReason))
+			}
+		})
+	}
+}
+
 // TestContractLoginRefusals: what FusionAuth answers instead of a code.
 func TestContractLoginRefusals(t *testing.T) {
 	tests := []struct {
 		name string
-		// do returns the page FusionAuth answers.
+		// do returns the page FusionAuth answers, after its own redirects.
 		do       func(t *testing.T, tg target, c client, b browser) page
 		wantText string
 		// notText must not be on the page: a right password is not refused as a wrong one.
@@ -256,7 +441,7 @@ func TestContractLoginRefusals(t *testing.T) {
 			name: "unregistered redirect URI",
 			do: func(t *testing.T, tg target, c client, b browser) page {
 				c.config.RedirectURL = "http://localhost:5000/not-registered"
-				return b.get(t, c.authorizeURL(newLoginRequest()))
+				return b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 			},
 			wantText: "invalid_redirect_uri",
 		},
@@ -264,7 +449,7 @@ func TestContractLoginRefusals(t *testing.T) {
 			name: "unknown client id",
 			do: func(t *testing.T, tg target, c client, b browser) page {
 				c.config.ClientID = "00000000-0000-4000-8000-000000000000"
-				return b.get(t, c.authorizeURL(newLoginRequest()))
+				return b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 			},
 			wantText: "invalid_client_id",
 		},
@@ -289,15 +474,123 @@ func TestContractLoginRefusals(t *testing.T) {
 	}
 }
 
-// TestContractTokenRefusals: the token endpoint's status and error body.
+// TestContractErrorPageWording: FusionAuth's OAuth error page.
+func TestContractErrorPageWording(t *testing.T) {
+	tg := newTarget(t)
+	p := newBrowser(t).get(t, tg.URL+"/oauth2/authorize?client_id=00000000-0000-4000-8000-000000000000&response_type=code")
+	assert.Less(t, p.Status, 500)
+	assert.Regexp(t, `(?i)sorry, your request was malformed`, p.Body)
+}
+
+// TestContractUnregisteredUser: a user the application requires to be
+// registered gets FusionAuth's page, no code, and no SSO session.
+func TestContractUnregisteredUser(t *testing.T) {
+	tg := newTarget(t)
+	c := newClient(t, testContext(t), tg)
+	b := newBrowser(t)
+	p := b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.Unregistered, tg.Password)
+	assert.False(t, strings.HasPrefix(p.Location, tg.RedirectURL), "nothing reaches the application; Location %s", p.Location)
+
+	var viaNotRegistered bool
+	for _, u := range p.Via {
+		viaNotRegistered = viaNotRegistered || strings.Contains(u, "/oauth2/authorized-not-registered")
+	}
+	likely(t, tg, "the login redirects to /oauth2/authorized-not-registered", true, viaNotRegistered)
+	likely(t, tg, `the page says "Registration Required"`, true, strings.Contains(p.Body, "Registration Required"))
+	likely(t, tg, "no fusionauth.sso cookie", true, cookieNamed(p.Cookies, "fusionauth.sso") == nil || cookieNamed(p.Cookies, "fusionauth.sso").MaxAge < 0)
+
+	// With an SSO session the next request would skip the form.
+	next := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
+	likely(t, tg, "after the refusal the login form is shown again (no SSO session)", http.StatusOK, next.Status)
+}
+
+// TestContractAuthorizeErrors: bad authorization requests for a known client
+// and redirect URI.
+func TestContractAuthorizeErrors(t *testing.T) {
+	tg := newTarget(t)
+	c := newClient(t, testContext(t), tg)
+	authorize := func(t *testing.T, edit func(q url.Values)) page {
+		u, err := url.Parse(c.authorizeURL(loginRequest{State: "s", Nonce: "n", Verifier: oauth2.GenerateVerifier()}))
+		require.NoError(t, err)
+		q := u.Query()
+		edit(q)
+		u.RawQuery = q.Encode()
+		return newBrowser(t).get(t, u.String())
+	}
+
+	t.Run("unknown scope", func(t *testing.T) {
+		q := callback(t, tg, authorize(t, func(q url.Values) { q.Set("scope", "openid not-a-scope") }))
+		assert.Equal(t, "unknown_scope", q.Get("error_reason"))
+		assert.Contains(t, q.Get("error_description"), "not-a-scope")
+		assert.Equal(t, "s", q.Get("state"))
+		assert.Empty(t, q.Get("code"))
+		likely(t, tg, "error of an unknown scope", "invalid_scope", q.Get("error"))
+		if tg.atLeast(t, "1.69") {
+			likely(t, tg, "iss on an error redirect", tg.URL, q.Get("iss"))
+		}
+	})
+	t.Run("the reserved address scope is accepted", func(t *testing.T) {
+		p := authorize(t, func(q url.Values) { q.Set("scope", "openid address") })
+		assert.Equal(t, http.StatusOK, p.Status, "the login page; Location %s", p.Location)
+	})
+	t.Run("no code_challenge_method means S256", func(t *testing.T) {
+		p := authorize(t, func(q url.Values) { q.Del("code_challenge_method") })
+		likely(t, tg, "a challenge without method gets the login page", http.StatusOK, p.Status)
+	})
+	for name, edit := range map[string]func(q url.Values){
+		"plain code_challenge_method": func(q url.Values) { q.Set("code_challenge_method", "plain") },
+		"malformed code_challenge":    func(q url.Values) { q.Set("code_challenge", "short") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := authorize(t, edit)
+			assert.Less(t, p.Status, 500)
+			assert.NotContains(t, p.Location, "code=", "no code")
+			likely(t, tg, name+" gets an error page, not a redirect", true, p.Status >= 400 && p.Status < 500)
+		})
+	}
+}
+
+// TestContractUserinfoErrors: a missing token and a bad one.
+func TestContractUserinfoErrors(t *testing.T) {
+	tg := newTarget(t)
+	call := func(t *testing.T, authorization string) page {
+		req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, tg.URL+"/oauth2/userinfo", nil)
+		require.NoError(t, err)
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
+		return newBrowser(t).do(t, req)
+	}
+	t.Run("no Authorization header", func(t *testing.T) {
+		p := call(t, "")
+		assert.True(t, p.Status == http.StatusUnauthorized || p.Status == http.StatusBadRequest, "status %d", p.Status)
+		likely(t, tg, "status without a token", http.StatusUnauthorized, p.Status)
+		likely(t, tg, "body without a token", "", p.Body)
+	})
+	t.Run("a token that is no JWT", func(t *testing.T) {
+		p := call(t, "Bearer not-a-token")
+		assert.True(t, p.Status == http.StatusUnauthorized || p.Status == http.StatusBadRequest, "status %d", p.Status)
+		likely(t, tg, "status for an invalid token", http.StatusBadRequest, p.Status)
+		var e map[string]any
+		likely(t, tg, "an invalid token gets a JSON OAuth error", true, json.Unmarshal([]byte(p.Body), &e) == nil && e["error"] != nil)
+	})
+}
+
+// TestContractTokenRefusals: the token endpoint's status and error body, and
+// whether the code is still good afterwards.
 func TestContractTokenRefusals(t *testing.T) {
 	tests := []struct {
 		name string
 		// exchange spends a fresh code the way the case needs.
 		exchange   func(t *testing.T, c client, code string, req loginRequest) error
-		wantStatus int
-		wantError  string // "" where FusionAuth's exact error is not pinned down
+		wantStatus int    // 0 where FusionAuth's status is not pinned down
+		wantError  string // documented; "" where it is not
 		wantReason string
+		// The stand-in's model (LIKELY): status, error, reason, and whether the
+		// code still works with the right request afterwards.
+		modelStatus             int
+		modelError, modelReason string
+		modelCodeUsable         bool
 	}{
 		{
 			name: "wrong client secret",
@@ -306,8 +599,19 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus: http.StatusUnauthorized,
-			wantError:  "invalid_client",
+			wantStatus: http.StatusUnauthorized, wantError: "invalid_client", wantReason: "invalid_client_authentication",
+			modelStatus: http.StatusUnauthorized, modelError: "invalid_client", modelReason: "invalid_client_authentication", modelCodeUsable: true,
+		},
+		{
+			name: "no client authentication",
+			exchange: func(t *testing.T, c client, code string, req loginRequest) error {
+				c.config.ClientSecret = ""
+				c.config.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
+				return err
+			},
+			wantStatus: http.StatusUnauthorized, wantError: "invalid_client", wantReason: "client_authentication_missing",
+			modelStatus: http.StatusUnauthorized, modelError: "invalid_client", modelReason: "client_authentication_missing", modelCodeUsable: true,
 		},
 		{
 			name: "PKCE verifier does not match",
@@ -315,8 +619,17 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
 				return err
 			},
-			wantStatus: http.StatusBadRequest,
-			wantReason: "invalid_pkce_code_verifier",
+			wantStatus:  http.StatusBadRequest,
+			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
+		},
+		{
+			name: "PKCE verifier malformed",
+			exchange: func(t *testing.T, c client, code string, req loginRequest) error {
+				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption("too-short"))
+				return err
+			},
+			wantStatus:  http.StatusBadRequest,
+			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "invalid_pkce_code_verifier", modelCodeUsable: true,
 		},
 		{
 			name: "PKCE verifier missing",
@@ -324,7 +637,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code)
 				return err
 			},
-			wantStatus: http.StatusBadRequest,
+			modelStatus: http.StatusUnauthorized, modelError: "invalid_client", modelReason: "missing_code_verifier", modelCodeUsable: true,
 		},
 		{
 			name: "code used twice",
@@ -334,8 +647,8 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err = c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus: http.StatusBadRequest,
-			wantError:  "invalid_grant",
+			wantStatus:  http.StatusBadRequest,
+			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
 		},
 		{
 			name: "made-up code",
@@ -343,17 +656,28 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), "made-up-code", oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus: http.StatusBadRequest,
-			wantError:  "invalid_grant",
+			wantStatus:  http.StatusBadRequest,
+			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found", modelCodeUsable: true,
 		},
 		{
 			name: "redirect_uri differs from the authorization request",
 			exchange: func(t *testing.T, c client, code string, req loginRequest) error {
-				c.config.RedirectURL = c.tg.LogoutURL
+				c.config.RedirectURL = c.tg.LogoutURL // authorized, but not the one the code was issued for
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus: http.StatusBadRequest,
+			wantStatus:  http.StatusBadRequest,
+			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
+		},
+		{
+			name: "redirect_uri not authorized at all",
+			exchange: func(t *testing.T, c client, code string, req loginRequest) error {
+				c.config.RedirectURL = "https://evil.example.com/callback"
+				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
+				return err
+			},
+			wantStatus:  http.StatusBadRequest,
+			modelStatus: http.StatusBadRequest, modelError: "invalid_grant", modelReason: "invalid_redirect_uri", modelCodeUsable: true,
 		},
 	}
 	tg := newTarget(t)
@@ -364,7 +688,10 @@ func TestContractTokenRefusals(t *testing.T) {
 			err := tt.exchange(t, c, code, req)
 			require.Error(t, err, "the token endpoint must refuse: %s", tt.name)
 			te := asTokenError(t, err)
-			assert.Equal(t, tt.wantStatus, te.Status, "status")
+			assert.True(t, te.Status == http.StatusBadRequest || te.Status == http.StatusUnauthorized, "status %d", te.Status)
+			if tt.wantStatus != 0 {
+				assert.Equal(t, tt.wantStatus, te.Status, "status")
+			}
 			assert.NotEmpty(t, te.Error, "error")
 			assert.NotEmpty(t, te.Description, "error_description")
 			assert.NotEmpty(t, te.Reason, "error_reason")
@@ -374,6 +701,12 @@ func TestContractTokenRefusals(t *testing.T) {
 			if tt.wantReason != "" {
 				assert.Equal(t, tt.wantReason, te.Reason)
 			}
+			likely(t, tg, tt.name+": status", tt.modelStatus, te.Status)
+			likely(t, tg, tt.name+": error", tt.modelError, te.Error)
+			likely(t, tg, tt.name+": error_reason", tt.modelReason, te.Reason)
+
+			_, retry := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
+			likely(t, tg, tt.name+": the code still works afterwards", tt.modelCodeUsable, retry == nil)
 		})
 	}
 }

@@ -11,12 +11,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
@@ -42,8 +45,13 @@ type target struct {
 	Password     string
 	Unregistered string // registered to the FusionAuth admin application only
 
-	// Stub is the stand-in, nil against a real FusionAuth.
+	// Stub is the in-process stand-in, nil against FUSIONAUTH_URL.
 	Stub *fusionauthtest.Server
+	// Standin: the target names itself the stand-in (its X-Changebank-Standin
+	// header), in process or the command behind FUSIONAUTH_URL.
+	Standin bool
+	// Version is the FusionAuth version the target is, or models.
+	Version string
 }
 
 func newTarget(t testing.TB) target {
@@ -61,16 +69,84 @@ func newTarget(t testing.TB) target {
 		Unregistered: vars["adminEmail"],
 		APIKey:       ks.APIKeys[0].Key,
 	}
+	tg.Version = fusionAuthVersion(t)
 	if real := os.Getenv("FUSIONAUTH_URL"); real != "" {
 		tg.URL = strings.TrimSuffix(real, "/")
 		if key := os.Getenv("FUSIONAUTH_API_KEY"); key != "" {
 			tg.APIKey = key
 		}
+		status := newBrowser(t).get(t, tg.URL+"/api/status")
+		tg.Standin = status.Header.Get(fusionauthtest.StandinHeader) == fusionauthtest.StandinHeaderValue
 		return tg
 	}
 	tg.Stub = fusionauthtest.NewServer(t, fusionauthtest.Options{KickstartPath: projectKickstart})
 	tg.URL = tg.Stub.URL()
+	tg.Standin = true
 	return tg
+}
+
+// fusionAuthVersion is FUSIONAUTH_VERSION from the environment, else from the
+// project's .env (the version docker compose runs and the stand-in models).
+func fusionAuthVersion(t testing.TB) string {
+	t.Helper()
+	if v := os.Getenv("FUSIONAUTH_VERSION"); v != "" {
+		return v
+	}
+	data, err := os.ReadFile("../../.env")
+	require.NoError(t, err, "read the project's .env")
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "FUSIONAUTH_VERSION="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("no FUSIONAUTH_VERSION in .env")
+	return ""
+}
+
+// atLeast reports whether the target's version is minor or newer ("1.62").
+func (tg target) atLeast(t testing.TB, minor string) bool {
+	t.Helper()
+	return compareVersions(t, tg.Version, minor) >= 0
+}
+
+// compareVersions compares the first two numbers of dotted versions.
+func compareVersions(t testing.TB, a, b string) int {
+	t.Helper()
+	parse := func(v string) [2]int {
+		var n [2]int
+		parts := strings.SplitN(v, ".", 3)
+		for i := 0; i < 2 && i < len(parts); i++ {
+			x, err := strconv.Atoi(parts[i])
+			require.NoError(t, err, "version %q", v)
+			n[i] = x
+		}
+		return n
+	}
+	x, y := parse(a), parse(b)
+	for i := range x {
+		if x[i] != y[i] {
+			return x[i] - y[i]
+		}
+	}
+	return 0
+}
+
+// likely is for what FusionAuth's documentation does not settle (the facts'
+// LIKELY and UNCERTAIN items). The stand-in must model the likely reading, so
+// against it this asserts; against a real FusionAuth it only logs an
+// "observed:" line, and a real run tells which reading is right without
+// failing on a guess.
+func likely(t testing.TB, tg target, what string, want, got any) {
+	t.Helper()
+	verdict := "as modelled"
+	if !reflect.DeepEqual(want, got) {
+		verdict = "DIFFERS from the stand-in's model"
+	}
+	if tg.Standin {
+		assert.Equal(t, want, got, "the stand-in models the likely reading: %s", what)
+		return
+	}
+	t.Logf("observed: FusionAuth %s: %s: got %#v, modelled %#v: %s", tg.Version, what, got, want, verdict)
 }
 
 // stub returns the stand-in, skipping the test against a real FusionAuth.
@@ -156,6 +232,10 @@ type page struct {
 	Location string
 	Body     string
 	Header   http.Header
+	// Via lists the FusionAuth URLs follow went through to get here, and
+	// Cookies every cookie FusionAuth set on the way, this answer's included.
+	Via     []string
+	Cookies []*http.Cookie
 }
 
 func (b browser) do(t testing.TB, req *http.Request) page {
@@ -165,7 +245,51 @@ func (b browser) do(t testing.TB, req *http.Request) page {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(body), Header: resp.Header}
+	return page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(body), Header: resp.Header, Cookies: resp.Cookies()}
+}
+
+// follow goes where a browser goes after p: through FusionAuth's own redirects
+// (the consent step among them) until an answer that is not a redirect within
+// FusionAuth, such as the redirect to the client's redirect_uri, which it
+// returns without visiting.
+func (b browser) follow(t testing.TB, tg target, p page) page {
+	t.Helper()
+	base, err := url.Parse(tg.URL)
+	require.NoError(t, err)
+	var via []string
+	cookies := p.Cookies
+	for range 10 {
+		if p.Status < 300 || p.Status > 399 || p.Location == "" {
+			break
+		}
+		next, err := base.Parse(p.Location)
+		require.NoError(t, err, "Location %q", p.Location)
+		if next.Scheme != base.Scheme || next.Host != base.Host {
+			break
+		}
+		via = append(via, next.String())
+		p = b.get(t, next.String())
+		cookies = append(cookies, p.Cookies...)
+	}
+	p.Via, p.Cookies = via, cookies
+	return p
+}
+
+// authorize opens an authorization URL and follows FusionAuth's redirects.
+func (b browser) authorize(t testing.TB, tg target, authorizeURL string) page {
+	t.Helper()
+	return b.follow(t, tg, b.get(t, authorizeURL))
+}
+
+// cookieNamed is the last cookie called name among cookies, or nil.
+func cookieNamed(cookies []*http.Cookie, name string) *http.Cookie {
+	var found *http.Cookie
+	for _, c := range cookies {
+		if c.Name == name {
+			found = c
+		}
+	}
+	return found
 }
 
 func (b browser) get(t testing.TB, rawURL string) page {
@@ -185,17 +309,28 @@ func (b browser) postForm(t testing.TB, rawURL string, form url.Values) page {
 
 // login opens the login page and submits it like a browser: every field the
 // form holds, plus the credentials, with "Keep me signed in" ticked (whether the
-// page pre-ticks it is not something the tests rely on). It returns the answer
-// to the POST.
+// page pre-ticks it is not something the tests rely on). It follows
+// FusionAuth's redirects and returns the first answer that leaves FusionAuth or
+// is not a redirect.
 func (b browser) login(t testing.TB, tg target, authorizeURL, loginID, password string) page {
+	t.Helper()
+	return b.loginRemembering(t, tg, authorizeURL, loginID, password, true)
+}
+
+// loginRemembering is login with "Keep me signed in" ticked or not.
+func (b browser) loginRemembering(t testing.TB, tg target, authorizeURL, loginID, password string, remember bool) page {
 	t.Helper()
 	loginPage := b.get(t, authorizeURL)
 	require.Equal(t, http.StatusOK, loginPage.Status, "GET the login page: %s", loginPage.Body)
 	form := loginForm(t, loginPage.Body)
 	form.Set("loginId", loginID)
 	form.Set("password", password)
-	form.Set("rememberDevice", "true")
-	return b.postForm(t, tg.URL+"/oauth2/authorize", form)
+	form.Del("rememberDevice")
+	if remember {
+		form.Set("rememberDevice", "true")
+	}
+	post := b.postForm(t, tg.URL+"/oauth2/authorize", form)
+	return b.follow(t, tg, post)
 }
 
 var (

@@ -289,7 +289,7 @@ func TestExpiredCodeIsRefused(t *testing.T) {
 		wantError string
 	}{
 		{wait: 29 * time.Second},
-		{wait: 31 * time.Second, wantError: "invalid_grant"},
+		{wait: 31 * time.Second, wantError: "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wait.String(), func(t *testing.T) {
@@ -340,7 +340,7 @@ func TestShortLivedAccessTokenIsRefreshed(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusOK, userinfo(token))
 	tg.Stub.Advance(61 * time.Second)
-	assert.Equal(t, http.StatusUnauthorized, userinfo(token), "the access token has expired")
+	assert.Equal(t, http.StatusBadRequest, userinfo(token), "the access token has expired")
 
 	refreshed, err := c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
 	require.NoError(t, err)
@@ -359,12 +359,16 @@ func TestRotatedKeyIsPublished(t *testing.T) {
 
 	first := runFlow(t, c)
 	require.NoError(t, first.verifyErr)
-	newKID, err := tg.Stub.RotateKey()
+	newKeyID, err := tg.Stub.RotateKey()
 	require.NoError(t, err)
+	status, key := adminRequest(t, tg, http.MethodGet, "/api/key/"+newKeyID, nil)
+	require.Equal(t, http.StatusOK, status)
+	newKid := key["key"].(map[string]any)["kid"]
 
 	tg.Stub.ResetRequests()
 	second := runFlow(t, c)
-	assert.Equal(t, newKID, second.header["kid"])
+	assert.Equal(t, newKid, second.header["kid"], "the header names the key's kid property")
+	assert.NotEqual(t, newKeyID, second.header["kid"], "not its id")
 	assert.NotEqual(t, first.header["kid"], second.header["kid"])
 	require.NoError(t, second.verifyErr, "go-oidc refetches JWKS for the new kid")
 	assert.Equal(t, 1, countRequests(tg.Stub.Requests(), http.MethodGet, "/.well-known/jwks.json"), "one JWKS refetch")
@@ -412,8 +416,7 @@ func TestAuthorizeErrorsGoBackToTheApplication(t *testing.T) {
 		wantReason string
 	}{
 		{"PKCE is required", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request", "missing_code_challenge"},
-		{"plain PKCE", func(q url.Values) { q.Set("code_challenge_method", "plain") }, "invalid_request", "invalid_pkce_code_challenge_method"},
-		{"unknown scope", func(q url.Values) { q.Set("scope", "openid admin") }, "invalid_scope", "invalid_scope"},
+		{"unknown scope", func(q url.Values) { q.Set("scope", "openid admin") }, "invalid_scope", "unknown_scope"},
 		{"implicit flow", func(q url.Values) { q.Set("response_type", "token") }, "unsupported_response_type", "invalid_response_type"},
 	}
 	for _, tt := range tests {
@@ -428,6 +431,7 @@ func TestAuthorizeErrorsGoBackToTheApplication(t *testing.T) {
 			assert.Equal(t, tt.wantReason, cb.Get("error_reason"))
 			assert.NotEmpty(t, cb.Get("error_description"))
 			assert.Equal(t, "s", cb.Get("state"))
+			assert.Equal(t, tg.URL, cb.Get("iss"), "error redirects carry iss too")
 		})
 	}
 }
@@ -483,44 +487,73 @@ func TestAllFaultsHaveNames(t *testing.T) {
 	}
 }
 
-func TestKeepMeSignedInMakesTheSSOCookieLast(t *testing.T) {
-	tests := []struct {
-		name       string
-		remember   string // "" leaves the box unticked
-		wantMaxAge bool
-	}{
-		{name: "ticked", remember: "true", wantMaxAge: true},
-		{name: "unticked", remember: "", wantMaxAge: false},
-	}
+// TestKeepMeSignedIn: ticked, the consent step sets a persistent
+// fusionauth.sso cookie and the next request passes without the form;
+// unticked, there is no SSO session at all.
+func TestKeepMeSignedIn(t *testing.T) {
 	tg := stub(t)
 	c := newClient(t, testContext(t), tg)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, remember := range []bool{true, false} {
+		t.Run(strconv.FormatBool(remember), func(t *testing.T) {
 			b := newBrowser(t)
 			loginPage := b.get(t, c.authorizeURL(newLoginRequest()))
-			form := loginForm(t, loginPage.Body)
-			assert.Equal(t, "true", form.Get("rememberDevice"), "the stand-in pre-ticks the box")
-			form.Set("loginId", tg.User)
-			form.Set("password", tg.Password)
-			form.Del("rememberDevice")
-			if tt.remember != "" {
-				form.Set("rememberDevice", tt.remember)
-			}
-			p := b.postForm(t, tg.URL+"/oauth2/authorize", form)
+			assert.Equal(t, "true", loginForm(t, loginPage.Body).Get("rememberDevice"), "the stand-in pre-ticks the box")
+			p := b.loginRemembering(t, tg, c.authorizeURL(newLoginRequest()), tg.User, tg.Password, remember)
 			callback(t, tg, p)
-
-			resp := http.Response{Header: p.Header}
-			var sso *http.Cookie
-			for _, cookie := range resp.Cookies() {
-				if cookie.Name == "fusionauth.sso" {
-					sso = cookie
-				}
+			sso := cookieNamed(p.Cookies, "fusionauth.sso")
+			next := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
+			if !remember {
+				assert.Nil(t, sso, "no fusionauth.sso cookie")
+				assert.Equal(t, http.StatusOK, next.Status, "no SSO session: the login form again")
+				return
 			}
 			require.NotNil(t, sso, "fusionauth.sso is set")
 			assert.True(t, sso.HttpOnly)
-			assert.Equal(t, tt.wantMaxAge, sso.MaxAge > 0, "Max-Age")
-			q := callback(t, tg, b.get(t, c.authorizeURL(newLoginRequest())))
-			assert.NotEmpty(t, q.Get("code"), "either way the session lets the next request through")
+			assert.Equal(t, 2147483647, sso.MaxAge, "a persistent cookie")
+			assert.NotEmpty(t, callback(t, tg, next).Get("code"), "the SSO session lets the next request through")
+		})
+	}
+}
+
+// TestSSOSessionEndsWhenIdle: the tenant's httpSessionMaxInactiveInterval
+// (3600 s unless PATCHed) ends an SSO session nobody used for that long;
+// using it restarts the clock.
+func TestSSOSessionEndsWhenIdle(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval int // 0 keeps the default
+		idle     time.Duration
+		wantSSO  bool
+	}{
+		{name: "default, used within the hour", idle: 59 * time.Minute, wantSSO: true},
+		{name: "default, idle for an hour", idle: time.Hour, wantSSO: false},
+		{name: "PATCHed to 60 s, idle for 61 s", interval: 60, idle: 61 * time.Second, wantSSO: false},
+		{name: "PATCHed to 7200 s, idle for 61 min", interval: 7200, idle: 61 * time.Minute, wantSSO: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := stub(t)
+			if tt.interval != 0 {
+				ks, err := fusionauthtest.LoadKickstart(projectKickstart, nil)
+				require.NoError(t, err)
+				status, _ := adminRequest(t, tg, http.MethodPatch, "/api/tenant/"+ks.Variables["defaultTenantId"], map[string]any{
+					"tenant": map[string]any{"httpSessionMaxInactiveInterval": tt.interval},
+				})
+				require.Equal(t, http.StatusOK, status)
+			}
+			c := newClient(t, testContext(t), tg)
+			b := newBrowser(t)
+			logIn(t, c, b)
+			tg.Stub.Advance(tt.idle / 2)
+			callback(t, tg, b.authorize(t, tg, c.authorizeURL(newLoginRequest()))) // use restarts the clock
+			tg.Stub.Advance(tt.idle)
+			p := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
+			if tt.wantSSO {
+				assert.NotEmpty(t, callback(t, tg, p).Get("code"), "the session is alive")
+				return
+			}
+			assert.Equal(t, http.StatusOK, p.Status, "the idle session has ended: the login form")
+			assert.Contains(t, p.Body, `id="loginId"`)
 		})
 	}
 }
@@ -679,7 +712,7 @@ func TestRefreshTokenUsagePolicy(t *testing.T) {
 			require.Equal(t, http.StatusOK, status, "first refresh: %v", body)
 			next, _ := body["refresh_token"].(string)
 			if !tt.wantNew {
-				assert.Empty(t, next, "Reusable: no new refresh token")
+				assert.Equal(t, first, next, "Reusable: the same refresh token again")
 				status, body = refreshRaw(t, c, first)
 				assert.Equal(t, http.StatusOK, status, "Reusable: the refresh token works again: %v", body)
 				return
@@ -728,4 +761,74 @@ func TestEveryResponseNamesTheStandin(t *testing.T) {
 		assert.Equal(t, fusionauthtest.StandinHeaderValue, p.Header.Get(fusionauthtest.StandinHeader), "%s (status %d)", name, p.Status)
 	}
 	assert.Equal(t, "X-Changebank-Standin", fusionauthtest.StandinHeader)
+}
+
+// TestRotatedKeyIsTrustedOnlyWhenListed is FusionAuth 1.69's rule for tokens
+// presented back to it: after a rotation an old token is refused by userinfo
+// and as an id_token_hint until the application lists the old key among its
+// verification keys.
+func TestRotatedKeyIsTrustedOnlyWhenListed(t *testing.T) {
+	tg := stub(t)
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+	token := logInForTokens(t, c, newBrowser(t))
+	hint := token.Extra("id_token").(string)
+	appPath := "/api/application/" + tg.ClientID
+	_, app := adminRequest(t, tg, http.MethodGet, appPath, nil)
+	oldKeyID, _ := applicationField(app, "jwtConfiguration", "accessTokenKeyId").(string)
+	require.NotEmpty(t, oldKeyID)
+
+	userinfo := func() int {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.URL+"/oauth2/userinfo", nil)
+		require.NoError(t, err)
+		r.Header.Set("Authorization", "Bearer "+token.AccessToken)
+		resp, err := http.DefaultClient.Do(r)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	logout := func() page {
+		return newBrowser(t).get(t, tg.URL+"/oauth2/logout?"+url.Values{"client_id": {tg.ClientID}, "id_token_hint": {hint}}.Encode())
+	}
+	require.Equal(t, http.StatusOK, userinfo(), "before the rotation")
+	require.Equal(t, http.StatusOK, logout().Status, "before the rotation")
+
+	_, err := tg.Stub.RotateKey()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, userinfo(), "an access token signed with the old key")
+	refused := logout()
+	assert.Equal(t, http.StatusBadRequest, refused.Status, "an id_token_hint signed with the old key")
+	assert.Contains(t, refused.Body, "invalid_id_token_hint")
+
+	status, _ := adminRequest(t, tg, http.MethodPatch, appPath, map[string]any{"application": map[string]any{"jwtConfiguration": map[string]any{
+		"accessTokenVerificationKeyIds": []string{oldKeyID}, "idTokenVerificationKeyIds": []string{oldKeyID},
+	}}})
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, http.StatusOK, userinfo(), "the old key, listed")
+	assert.Equal(t, http.StatusOK, logout().Status, "the old key, listed")
+}
+
+// TestTokenRefusalHeaders: a refused Basic client gets a plain Basic challenge.
+func TestTokenRefusalHeaders(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	c.tg.ClientSecret = "wrong"
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, c.config.Endpoint.TokenURL,
+		strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(tg.ClientID, "wrong")
+	p := newBrowser(t).do(t, req)
+	assert.Equal(t, http.StatusUnauthorized, p.Status)
+	assert.Equal(t, "Basic", p.Header.Get("WWW-Authenticate"))
+}
+
+// TestConsentNeedsALogin: the consent step without a login behind it is an
+// error page, never a code.
+func TestConsentNeedsALogin(t *testing.T) {
+	tg := stub(t)
+	p := newBrowser(t).get(t, tg.URL+"/oauth2/consent?client_id="+tg.ClientID)
+	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Empty(t, p.Location)
+	assert.Contains(t, p.Body, "We're sorry")
 }

@@ -17,6 +17,8 @@ type tenant struct {
 	doc map[string]any
 	id  string
 	jwt jwtConfiguration
+	// httpSessionMaxInactiveInterval (seconds) ends an idle SSO session.
+	httpSessionMaxInactiveInterval int
 }
 
 func (t *tenant) issuer() string {
@@ -30,12 +32,13 @@ func (t *tenant) setIssuer(issuer string) {
 
 func (t *tenant) refresh() error {
 	var view struct {
-		JWT jwtConfiguration `json:"jwtConfiguration"`
+		JWT                            jwtConfiguration `json:"jwtConfiguration"`
+		HTTPSessionMaxInactiveInterval int              `json:"httpSessionMaxInactiveInterval"`
 	}
 	if err := remarshal(t.doc, &view); err != nil {
 		return err
 	}
-	t.jwt = view.JWT
+	t.jwt, t.httpSessionMaxInactiveInterval = view.JWT, view.HTTPSessionMaxInactiveInterval
 	return nil
 }
 
@@ -46,6 +49,10 @@ type jwtConfiguration struct {
 	TimeToLiveInSeconds             int    `json:"timeToLiveInSeconds"`
 	RefreshTokenTimeToLiveInMinutes int    `json:"refreshTokenTimeToLiveInMinutes"`
 	RefreshTokenUsagePolicy         string `json:"refreshTokenUsagePolicy"`
+	// The keys, besides the signing key, that FusionAuth 1.69 accepts tokens
+	// presented back to it with.
+	AccessTokenVerificationKeyIDs []string `json:"accessTokenVerificationKeyIds"`
+	IDTokenVerificationKeyIDs     []string `json:"idTokenVerificationKeyIds"`
 }
 
 type oauthConfiguration struct {
@@ -112,6 +119,7 @@ type user struct {
 
 type signingKey struct {
 	id        string
+	kid       string // the JWT header's kid: a property of its own, not the id
 	algorithm string
 	name      string
 	rsa       *rsa.PrivateKey
@@ -128,6 +136,7 @@ type authorizationCode struct {
 	challengeMeth string
 	sessionID     string
 	authTime      time.Time
+	authType      string
 	expires       time.Time
 }
 
@@ -138,6 +147,7 @@ type refreshToken struct {
 	scope     string
 	sessionID string
 	authTime  time.Time
+	authType  string
 	expires   time.Time
 }
 
@@ -145,7 +155,7 @@ type ssoSession struct {
 	id       string
 	userID   string
 	authTime time.Time
-	expires  time.Time
+	lastUsed time.Time
 }
 
 // createDefaults creates what every fresh FusionAuth has: the default tenant,
@@ -153,12 +163,13 @@ type ssoSession struct {
 func (s *Server) createDefaults(tenantID, signingKeyID string) error {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails
-	s.keys[signingKeyID] = &signingKey{id: signingKeyID, algorithm: "HS256", name: "Default signing key", secret: secret}
+	s.keys[signingKeyID] = &signingKey{id: signingKeyID, kid: newKid(), algorithm: "HS256", name: "Default signing key", secret: secret}
 
 	s.tenant = &tenant{id: tenantID, doc: map[string]any{
-		"id":     tenantID,
-		"name":   "Default",
-		"issuer": "acme.com",
+		"id":                             tenantID,
+		"name":                           "Default",
+		"issuer":                         "acme.com",
+		"httpSessionMaxInactiveInterval": defaultSessionInactiveSeconds,
 		"jwtConfiguration": map[string]any{
 			"accessTokenKeyId":                signingKeyID,
 			"idTokenKeyId":                    signingKeyID,
@@ -177,6 +188,7 @@ func (s *Server) createDefaults(tenantID, signingKeyID string) error {
 		"name":     "FusionAuth",
 		"oauthConfiguration": map[string]any{
 			"authorizedRedirectURLs": []any{"/admin/login"},
+			"logoutURL":              "/admin/single-logout",
 			"clientSecret":           newSecret(),
 			"enabledGrants":          []any{"authorization_code", "refresh_token"},
 			"requireRegistration":    true,

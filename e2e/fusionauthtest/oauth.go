@@ -17,14 +17,24 @@ import (
 const (
 	authorizationCodeLifetime = 30 * time.Second
 	ssoCookieName             = "fusionauth.sso"
-	rememberedSessionLifetime = 30 * 24 * time.Hour
-	browserSessionLifetime    = 8 * time.Hour
+	// loginCookieName carries a finished login across the consent redirect.
+	loginCookieName = "fusionauth.li"
+	// ssoCookieMaxAge is FusionAuth's: the cookie outlives any session; the
+	// server ends an idle session (httpSessionMaxInactiveInterval).
+	ssoCookieMaxAge               = 2147483647
+	defaultSessionInactiveSeconds = 3600
+	pendingLoginLifetime          = 5 * time.Minute
 )
 
-// supportedScopes are the scopes FusionAuth knows; Strict scope handling
-// refuses any other.
+// supportedScopes are the scopes discovery advertises.
 func supportedScopes() []string {
 	return []string{"openid", "offline_access", "email", "phone", "profile"}
+}
+
+// knownScopes are the scopes Strict scope handling accepts: the advertised
+// ones plus OpenID Connect's reserved address scope.
+func knownScopes() []string {
+	return append(supportedScopes(), "address")
 }
 
 // baseURL is the URL the client used to reach the server, X-Forwarded-* first.
@@ -63,17 +73,20 @@ func (s *Server) handleDiscovery() http.Handler {
 			"jwks_uri":                                       base + "/.well-known/jwks.json",
 			"end_session_endpoint":                           base + "/oauth2/logout",
 			"device_authorization_endpoint":                  base + "/oauth2/device_authorize",
-			"response_types_supported":                       []string{"code", "token", "id_token", "code token", "code id_token", "id_token token", "code id_token token"},
+			"response_types_supported":                       []string{"code", "id_token", "token id_token"},
 			"response_modes_supported":                       []string{"query", "fragment", "form_post"},
 			"grant_types_supported":                          []string{"authorization_code", "implicit", "password", "client_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
 			"subject_types_supported":                        []string{"public"},
 			"id_token_signing_alg_values_supported":          []string{"ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"},
 			"scopes_supported":                               supportedScopes(),
-			"claims_supported":                               []string{"at_hash", "aud", "auth_time", "birthdate", "c_hash", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "jti", "name", "nonce", "sid", "sub"},
+			"claims_supported":                               []string{"applicationId", "at_hash", "aud", "auth_time", "authenticationType", "birthdate", "c_hash", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "jti", "name", "nonce", "roles", "sid", "sub", "tid"},
 			"code_challenge_methods_supported":               []string{"S256"},
 			"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
 			"authorization_response_iss_parameter_supported": true,
 			"frontchannel_logout_supported":                  true,
+			"backchannel_logout_supported":                   false,
+			"dpop_signing_alg_values_supported":              []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512"},
+			"userinfo_signing_alg_values_supported":          []string{"ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"},
 		})
 	})
 }
@@ -138,18 +151,33 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 	case !app.grantEnabled("authorization_code"):
 		return app, nil, &oauthError{"unauthorized_client", "The authorization_code grant is not enabled for this client.", "grant_type_disabled"}
 	}
+	var unknown []string
 	for _, scope := range strings.Fields(p.Scope) {
-		if !slices.Contains(supportedScopes(), scope) {
-			return app, nil, &oauthError{"invalid_scope", "The requested scope [" + scope + "] is not allowed.", "invalid_scope"}
+		if !slices.Contains(knownScopes(), scope) {
+			unknown = append(unknown, scope)
 		}
 	}
-	if p.CodeChallenge != "" && p.CodeChallengeMethod != "S256" {
-		return app, nil, &oauthError{"invalid_request", "Parameter code_challenge_method must be S256.", "invalid_pkce_code_challenge_method"}
+	if len(unknown) > 0 {
+		return app, nil, &oauthError{"invalid_scope", "Invalid scope. The scopes [" + strings.Join(unknown, ", ") + "] are unknown.", "unknown_scope"}
+	}
+	// A missing method means S256; plain and malformed challenges get the
+	// error page rather than a redirect.
+	if p.CodeChallenge != "" && p.CodeChallengeMethod != "" && p.CodeChallengeMethod != "S256" {
+		return app, &oauthError{"invalid_request", "The code_challenge_method [" + p.CodeChallengeMethod + "] is not supported.", "invalid_pkce_code_challenge_method"}, nil
+	}
+	if p.CodeChallenge != "" && !wellFormedChallenge(p.CodeChallenge) {
+		return app, &oauthError{"invalid_request", "The code_challenge is malformed.", "invalid_pkce_code_challenge"}, nil
 	}
 	if p.CodeChallenge == "" && s.pkceRequired(app) {
 		return app, nil, &oauthError{"invalid_request", "The request is missing a required parameter: code_challenge", "missing_code_challenge"}
 	}
 	return app, nil, nil
+}
+
+// wellFormedChallenge: an S256 challenge is 43 characters of base64url.
+func wellFormedChallenge(challenge string) bool {
+	decoded, err := base64.RawURLEncoding.DecodeString(challenge)
+	return err == nil && len(challenge) == 43 && len(decoded) == sha256.Size
 }
 
 func (s *Server) pkceRequired(app *application) bool {
@@ -171,22 +199,22 @@ func (s *Server) authorizeOrRefuse(w http.ResponseWriter, r *http.Request, p aut
 		renderError(w, http.StatusBadRequest, page)
 		return nil, false
 	case redirect != nil:
-		redirectWithError(w, r, p, redirect)
+		redirectWithError(w, r, p, redirect, s.tenant.issuer())
 		return nil, false
 	}
 	return app, true
 }
 
 // redirectWithError sends an OAuth error back to the (already validated) redirect_uri.
-func redirectWithError(w http.ResponseWriter, r *http.Request, p authorizeParams, e *oauthError) {
-	q := url.Values{}
-	q.Set("error", e.Error)
-	q.Set("error_reason", e.Reason)
-	q.Set("error_description", e.Description)
+// Like a successful answer it carries iss (RFC 9207).
+func redirectWithError(w http.ResponseWriter, r *http.Request, p authorizeParams, e *oauthError, issuer string) {
+	q := "error=" + url.QueryEscape(e.Error) + "&error_reason=" + url.QueryEscape(e.Reason) +
+		"&error_description=" + url.QueryEscape(e.Description)
 	if p.State != "" {
-		q.Set("state", p.State)
+		q += "&state=" + url.QueryEscape(p.State)
 	}
-	http.Redirect(w, r, withQuery(p.RedirectURI, q.Encode()), http.StatusFound)
+	q += "&iss=" + url.QueryEscape(issuer)
+	http.Redirect(w, r, withQuery(p.RedirectURI, q), http.StatusFound)
 }
 
 func withQuery(uri, query string) string {
@@ -206,7 +234,7 @@ func (s *Server) handleAuthorizeGet() http.Handler {
 			return
 		}
 		if session := s.ssoSession(r); session != nil {
-			s.finishLogin(w, r, app, p, s.users[session.userID], session)
+			s.authenticated(w, r, app, p, s.users[session.userID], pendingLogin{session: session, authType: "PING", authTime: session.authTime})
 			return
 		}
 		renderLogin(w, http.StatusOK, loginPage{Params: p})
@@ -233,8 +261,91 @@ func (s *Server) handleAuthorizePost() http.Handler {
 			return
 		}
 		remember := r.PostForm.Get("rememberDevice") == "true" || r.PostForm.Get("rememberDevice") == "on"
-		session := s.startSSOSession(w, u, remember)
-		s.finishLogin(w, r, app, p, u, session)
+		s.authenticated(w, r, app, p, u, pendingLogin{remember: remember, authType: "PASSWORD", authTime: s.now()})
+	})
+}
+
+// pendingLogin is a finished login on its way through the consent redirect.
+type pendingLogin struct {
+	params   authorizeParams
+	appID    string
+	userID   string
+	session  *ssoSession // the SSO session the login came through, or nil
+	remember bool        // "Keep me signed in": start an SSO session at consent
+	authType string      // authenticationType: PASSWORD, or PING through SSO
+	authTime time.Time
+	expires  time.Time
+}
+
+// authenticated goes on after a login: a user the application requires to be
+// registered but who is not goes to the "Registration Required" page, with no
+// SSO session; everyone else through the consent redirect. The caller holds s.mu.
+func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, app *application, p authorizeParams, u *user, login pendingLogin) {
+	if _, registered := u.registrations[app.id]; !registered && app.oauth.RequireRegistration {
+		q := url.Values{"client_id": {app.id}, "redirect_uri": {p.RedirectURI}, "state": {p.State}}
+		http.Redirect(w, r, "/oauth2/authorized-not-registered?"+q.Encode(), http.StatusFound)
+		return
+	}
+	for token, old := range s.pending {
+		if !s.now().Before(old.expires) {
+			delete(s.pending, token)
+		}
+	}
+	token := randomToken()
+	login.params, login.appID, login.userID = p, app.id, u.id
+	login.expires = s.now().Add(pendingLoginLifetime)
+	s.pending[token] = &login
+	http.SetCookie(w, &http.Cookie{Name: loginCookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	q := url.Values{
+		"client_id": {p.ClientID}, "redirect_uri": {p.RedirectURI}, "response_type": {p.ResponseType},
+		"scope": {p.Scope}, "state": {p.State},
+	}
+	http.Redirect(w, r, "/oauth2/consent?"+q.Encode(), http.StatusFound)
+}
+
+// handleConsent is the step every interactive login passes through since 1.50.
+// A first-party application never shows a consent screen: it starts the SSO
+// session ("Keep me signed in") and sends the code to the application.
+func (s *Server) handleConsent() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var login *pendingLogin
+		if cookie, err := r.Cookie(loginCookieName); err == nil {
+			login = s.pending[cookie.Value]
+			delete(s.pending, cookie.Value)
+		}
+		http.SetCookie(w, &http.Cookie{Name: loginCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		if login == nil || !s.now().Before(login.expires) || login.params.ClientID != r.URL.Query().Get("client_id") ||
+			s.apps[login.appID] == nil || s.users[login.userID] == nil {
+			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "There is no login to continue. Start again from the application.", "invalid_request"})
+			return
+		}
+		app, u := s.apps[login.appID], s.users[login.userID]
+		session := login.session
+		switch {
+		case session != nil:
+		case login.remember:
+			session = s.startSSOSession(w, u, login.authTime)
+		default:
+			// No SSO session, but the tokens still name one.
+			session = &ssoSession{id: newUUID(), userID: u.id, authTime: login.authTime}
+		}
+		s.finishLogin(w, r, app, login.params, u, session, login.authType)
+	})
+}
+
+// handleNotRegistered is the page for a user the application requires to be
+// registered.
+func (s *Server) handleNotRegistered() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		var name any
+		if app := s.apps[r.URL.Query().Get("client_id")]; app != nil {
+			name = app.doc["name"]
+		}
+		s.mu.Unlock()
+		renderNotRegistered(w, name)
 	})
 }
 
@@ -249,18 +360,11 @@ func (s *Server) authenticate(loginID, password string) *user {
 	return nil
 }
 
-// finishLogin sends an authenticated user back to the application with a code,
-// or shows the "not registered" page. The caller holds s.mu.
-func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *application, p authorizeParams, u *user, session *ssoSession) {
-	// FusionAuth authenticates first and authorizes second: an unregistered user
-	// keeps the SSO session but gets no code from an application that requires
-	// registration, and userState AuthenticatedNotRegistered from one that does not.
+// finishLogin sends an authenticated user back to the application with a code.
+// The caller holds s.mu.
+func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *application, p authorizeParams, u *user, session *ssoSession, authType string) {
 	userState := "Authenticated"
 	if _, registered := u.registrations[app.id]; !registered {
-		if app.oauth.RequireRegistration {
-			renderNotRegistered(w, app.doc["name"])
-			return
-		}
 		userState = "AuthenticatedNotRegistered"
 	}
 
@@ -276,6 +380,10 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *applic
 
 	code := randomToken()
 	now := s.now()
+	method := p.CodeChallengeMethod
+	if p.CodeChallenge != "" && method == "" {
+		method = "S256"
+	}
 	s.codes[code] = &authorizationCode{
 		clientID:      app.id,
 		redirectURI:   p.RedirectURI,
@@ -283,9 +391,10 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *applic
 		scope:         p.Scope,
 		nonce:         p.Nonce,
 		challenge:     p.CodeChallenge,
-		challengeMeth: p.CodeChallengeMethod,
+		challengeMeth: method,
 		sessionID:     session.id,
 		authTime:      session.authTime,
+		authType:      authType,
 		expires:       now.Add(authorizationCodeLifetime),
 	}
 
@@ -306,35 +415,40 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *applic
 }
 
 // ssoSession is the live SSO session the request's fusionauth.sso cookie names,
-// or nil. The caller holds s.mu.
+// or nil; using it restarts its idle clock. The caller holds s.mu.
 func (s *Server) ssoSession(r *http.Request) *ssoSession {
 	cookie, err := r.Cookie(ssoCookieName)
 	if err != nil {
 		return nil
 	}
 	session, ok := s.sessions[cookie.Value]
-	if !ok || !s.now().Before(session.expires) || s.users[session.userID] == nil {
+	if !ok || s.users[session.userID] == nil {
 		return nil
 	}
+	if !s.now().Before(session.lastUsed.Add(s.sessionInactiveLimit())) {
+		delete(s.sessions, cookie.Value)
+		return nil
+	}
+	session.lastUsed = s.now()
 	return session
 }
 
-// startSSOSession sets the fusionauth.sso cookie: a browser-session cookie, or
-// a lasting one when "Keep me signed in" is checked. The caller holds s.mu.
-func (s *Server) startSSOSession(w http.ResponseWriter, u *user, remember bool) *ssoSession {
-	now := s.now()
-	lifetime := browserSessionLifetime
-	if remember {
-		lifetime = rememberedSessionLifetime
+// sessionInactiveLimit is the tenant's httpSessionMaxInactiveInterval.
+func (s *Server) sessionInactiveLimit() time.Duration {
+	seconds := s.tenant.httpSessionMaxInactiveInterval
+	if seconds <= 0 {
+		seconds = defaultSessionInactiveSeconds
 	}
+	return time.Duration(seconds) * time.Second
+}
+
+// startSSOSession sets the fusionauth.sso cookie, persistent as FusionAuth's
+// is. The caller holds s.mu.
+func (s *Server) startSSOSession(w http.ResponseWriter, u *user, authTime time.Time) *ssoSession {
 	token := randomToken()
-	session := &ssoSession{id: newUUID(), userID: u.id, authTime: now, expires: now.Add(lifetime)}
+	session := &ssoSession{id: newUUID(), userID: u.id, authTime: authTime, lastUsed: s.now()}
 	s.sessions[token] = session
-	cookie := &http.Cookie{Name: ssoCookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if remember {
-		cookie.MaxAge = int(lifetime / time.Second)
-	}
-	http.SetCookie(w, cookie)
+	http.SetCookie(w, &http.Cookie{Name: ssoCookieName, Value: token, Path: "/", MaxAge: ssoCookieMaxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	return session
 }
 
@@ -379,21 +493,21 @@ func (s *Server) handleToken() http.Handler {
 		defer s.mu.Unlock()
 		clientID, secret, basic := clientCredentials(r)
 		app := s.apps[clientID]
+		refuseClient := func(description, reason string) {
+			if basic {
+				w.Header().Set("WWW-Authenticate", "Basic")
+			}
+			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", description, reason})
+		}
 		switch {
-		case clientID == "":
-			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "The request is missing a required parameter: client_id", "missing_client_id"})
+		case clientID == "" || (app != nil && secret == "" && !clientAuthenticationOptional(app, r.PostForm)):
+			refuseClient("Client authentication is required.", "client_authentication_missing")
 			return
 		case app == nil:
-			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
-			return
-		case secret == "" && !clientAuthenticationOptional(app, r.PostForm):
-			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", "Client authentication is required.", "missing_client_secret"})
+			refuseClient("Invalid client_id "+clientID, "invalid_client_id")
 			return
 		case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
-			if basic {
-				w.Header().Set("WWW-Authenticate", `Basic realm="FusionAuth"`)
-			}
-			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", "Invalid client authentication credentials.", "invalid_client_authentication"})
+			refuseClient("Invalid client authentication credentials.", "invalid_client_authentication")
 			return
 		}
 
@@ -403,29 +517,40 @@ func (s *Server) handleToken() http.Handler {
 		case !app.grantEnabled(grant):
 			writeOAuthError(w, http.StatusBadRequest, oauthError{"unauthorized_client", "The grant_type [" + grant + "] is not enabled for this client.", "grant_type_disabled"})
 		case grant == "authorization_code":
-			s.exchangeCode(w, r, app)
+			s.exchangeCode(w, r, app, basic)
 		default:
 			s.exchangeRefreshToken(w, r, app)
 		}
 	})
 }
 
-// exchangeCode serves the authorization_code grant. The caller holds s.mu.
-func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *application) {
+// exchangeCode serves the authorization_code grant. FusionAuth checks what
+// needs no code first (a missing verifier, an unauthorized redirect_uri) and
+// leaves the code usable; once it has looked the code up, the code is gone,
+// and every mismatch answers as an unknown code would. The caller holds s.mu.
+func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *application, basic bool) {
+	verifier, redirectURI := r.PostForm.Get("code_verifier"), r.PostForm.Get("redirect_uri")
+	switch {
+	case verifier == "" && app.oauth.ProofKeyForCodeExchangePolicy == "Required":
+		if basic {
+			w.Header().Set("WWW-Authenticate", "Basic")
+		}
+		writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", "The code_verifier is required.", "missing_code_verifier"})
+		return
+	case verifier != "" && !wellFormedVerifier(verifier):
+		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "The code_verifier is malformed.", "invalid_pkce_code_verifier"})
+		return
+	case !app.redirectAllowed(redirectURI):
+		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "Invalid redirect_uri " + redirectURI, "invalid_redirect_uri"})
+		return
+	}
+
 	value := r.PostForm.Get("code")
 	code, ok := s.codes[value]
-	// A code is single-use: it is gone after the first attempt, right or wrong.
 	delete(s.codes, value)
-	if !ok || code.clientID != app.id || !s.now().Before(code.expires) {
-		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The authorization code is invalid or expired.", "auth_code_not_found"})
-		return
-	}
-	if r.PostForm.Get("redirect_uri") != code.redirectURI {
-		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "Invalid redirection uri " + r.PostForm.Get("redirect_uri"), "invalid_redirect_uri"})
-		return
-	}
-	if code.challenge != "" && !pkceMatches(r.PostForm.Get("code_verifier"), code.challenge) {
-		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "The code_verifier does not match the code_challenge.", "invalid_pkce_code_verifier"})
+	if !ok || code.clientID != app.id || !s.now().Before(code.expires) || redirectURI != code.redirectURI ||
+		(code.challenge != "" && !pkceMatches(verifier, code.challenge)) {
+		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "Invalid Authorization Code", "auth_code_not_found"})
 		return
 	}
 	u := s.users[code.userID]
@@ -434,20 +559,29 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 		return
 	}
 
-	body, err := s.tokenResponse(tokenRequest{app: app, user: u, scope: code.scope, nonce: code.nonce, sessionID: code.sessionID, authTime: code.authTime})
+	req := tokenRequest{
+		app: app, user: u, scope: code.scope, nonce: code.nonce, sessionID: code.sessionID,
+		authTime: code.authTime, authType: code.authType, code: value, grants: []string{"authorization_code"},
+	}
+	var rt *refreshToken
+	var rtValue string
+	if slices.Contains(strings.Fields(code.scope), "offline_access") &&
+		app.oauth.GenerateRefreshTokens && app.grantEnabled("refresh_token") {
+		rt = &refreshToken{
+			id: newUUID(), clientID: app.id, userID: u.id, scope: code.scope, sessionID: code.sessionID,
+			authTime: code.authTime, authType: code.authType, expires: s.now().Add(s.refreshTimeToLive(app)),
+		}
+		rtValue = randomToken()
+		req.refreshTokenID = rt.id
+	}
+	body, err := s.tokenResponse(req)
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
 	}
-	if slices.Contains(strings.Fields(code.scope), "offline_access") &&
-		app.oauth.GenerateRefreshTokens && app.grantEnabled("refresh_token") {
-		rt := &refreshToken{
-			id: newUUID(), clientID: app.id, userID: u.id, scope: code.scope,
-			sessionID: code.sessionID, authTime: code.authTime, expires: s.now().Add(s.refreshTimeToLive(app)),
-		}
-		value := randomToken()
-		s.refreshes[value] = rt
-		body["refresh_token"] = value
+	if rt != nil {
+		s.refreshes[rtValue] = rt
+		body["refresh_token"] = rtValue
 		body["refresh_token_id"] = rt.id
 	}
 
@@ -463,31 +597,46 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 	writeJSON(w, http.StatusOK, body)
 }
 
+// wellFormedVerifier is RFC 7636's rule: 43 to 128 unreserved characters.
+func wellFormedVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~", c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // exchangeRefreshToken serves the refresh_token grant. The caller holds s.mu.
 func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, app *application) {
-	rt, ok := s.refreshes[r.PostForm.Get("refresh_token")]
+	value := r.PostForm.Get("refresh_token")
+	rt, ok := s.refreshes[value]
 	if !ok || rt.clientID != app.id || !s.now().Before(rt.expires) || s.users[rt.userID] == nil {
 		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token is invalid or expired.", "refresh_token_not_found"})
 		return
 	}
+	// Reusable (the default) answers with the same refresh token; OneTimeUse
+	// swaps it for a new one, so the used one is refused from now on.
+	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" {
+		delete(s.refreshes, value)
+		next := *rt
+		next.id = newUUID()
+		rt, value = &next, randomToken()
+		s.refreshes[value] = rt
+	}
 	body, err := s.tokenResponse(tokenRequest{
-		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime, refresh: true,
+		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime,
+		authType: rt.authType, refreshTokenID: rt.id, grants: []string{"authorization_code", "refresh_token"}, refresh: true,
 	})
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
 	}
-	// Reusable (the default) keeps the refresh token and sends none back;
-	// OneTimeUse swaps it for a new one, so the used one is refused from now on.
-	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" {
-		delete(s.refreshes, r.PostForm.Get("refresh_token"))
-		next := *rt
-		next.id = newUUID()
-		value := randomToken()
-		s.refreshes[value] = &next
-		body["refresh_token"] = value
-		body["refresh_token_id"] = next.id
-	}
+	body["refresh_token"] = value
+	body["refresh_token_id"] = rt.id
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, body)
 }
@@ -533,29 +682,30 @@ func pkceMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(computed), []byte(challenge)) == 1
 }
 
+// handleUserinfo: no bearer token at all is a 401 with no body; a token that
+// does not verify (or lacks openid) a 400 with an OAuth error.
 func (s *Server) handleUserinfo() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		unauthorized := func(description, reason string) {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_token", description, reason})
-		}
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || raw == "" {
-			unauthorized("The access token is missing.", "access_token_required")
+		if !ok || strings.TrimSpace(raw) == "" {
+			w.WriteHeader(http.StatusUnauthorized)
 			return
+		}
+		invalid := func(description string) {
+			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", description, "invalid_access_token"})
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		c, err := s.verifyToken(raw, true)
+		c, err := s.verifyPresented(raw, false, true)
 		if err != nil {
-			unauthorized("The access token is invalid or expired.", "access_token_invalid")
+			invalid("The access token is invalid or expired.")
 			return
 		}
 		scope, _ := c["scope"].(string)
 		sub, _ := c["sub"].(string)
 		u := s.users[sub]
 		if u == nil || !slices.Contains(strings.Fields(scope), "openid") {
-			unauthorized("The access token does not grant the openid scope.", "access_token_invalid")
+			invalid("The access token does not grant the openid scope.")
 			return
 		}
 		body := claims{"sub": u.id}
@@ -572,8 +722,8 @@ func (s *Server) handleUserinfo() http.Handler {
 }
 
 // handleLogout ends the SSO session and sends the browser on: through a page
-// that loads every application's logout URL (AllApplications) or straight
-// (RedirectOnly).
+// that loads the other applications' logout URLs (AllApplications) or straight
+// (RedirectOnly). An id_token_hint is checked whenever it is given.
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -586,56 +736,86 @@ func (s *Server) handleLogout() http.Handler {
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if clientID == "" {
-			if hint := r.Form.Get("id_token_hint"); hint != "" {
-				clientID = s.audienceOf(hint)
+		if hint := r.Form.Get("id_token_hint"); hint != "" {
+			aud := s.audienceOf(hint)
+			if aud == "" || (clientID != "" && clientID != aud) {
+				renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "The id_token_hint is invalid.", "invalid_id_token_hint"})
+				return
 			}
+			clientID = aud
 		}
 		app := s.apps[clientID]
 		if clientID != "" && app == nil {
 			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "Invalid client_id " + clientID, "invalid_client_id"})
 			return
 		}
-		target := "/"
-		switch {
-		case postLogout != "" && (app == nil || !app.redirectAllowed(postLogout)):
+		if postLogout != "" && app != nil && !app.redirectAllowed(postLogout) {
 			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "The post_logout_redirect_uri is invalid.", "invalid_post_logout_redirect_uri"})
 			return
-		case postLogout != "":
-			target = postLogout
-		case app != nil && app.oauth.LogoutURL != "":
-			target = app.oauth.LogoutURL
-		}
-		if state != "" {
-			target = withQuery(target, "state="+url.QueryEscape(state))
 		}
 
+		var sessionID string
 		if cookie, err := r.Cookie(ssoCookieName); err == nil {
+			if session, ok := s.sessions[cookie.Value]; ok {
+				sessionID = session.id
+			}
 			delete(s.sessions, cookie.Value)
 		}
 		http.SetCookie(w, &http.Cookie{Name: ssoCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 
-		if app != nil && app.oauth.LogoutBehavior == "RedirectOnly" {
-			http.Redirect(w, r, target, http.StatusFound)
+		// Without an application there is nowhere else to go.
+		if app == nil {
+			http.Redirect(w, r, "/", http.StatusFound)
 			return
 		}
-		var logoutURLs []string
+		target := "/"
+		switch {
+		case postLogout != "":
+			target = postLogout
+		case app.oauth.LogoutURL != "":
+			target = app.oauth.LogoutURL
+		}
+		redirect := target
+		if state != "" {
+			redirect = withQuery(target, "state="+url.QueryEscape(state))
+		}
+		if app.oauth.LogoutBehavior == "RedirectOnly" {
+			http.Redirect(w, r, redirect, http.StatusFound)
+			return
+		}
+		// The meta refresh reaches the target; the others are framed, told
+		// whose session ended.
+		base := baseURL(r)
+		var frames []string
 		for _, id := range s.appOrder {
-			if u := s.apps[id].oauth.LogoutURL; u != "" && !slices.Contains(logoutURLs, u) {
-				logoutURLs = append(logoutURLs, u)
+			u := s.apps[id].oauth.LogoutURL
+			if strings.HasPrefix(u, "/") {
+				u = base + u
+			}
+			if u == "" || u == target {
+				continue
+			}
+			u = withQuery(u, url.Values{"iss": {s.tenant.issuer()}, "sid": {sessionID}}.Encode())
+			if !slices.Contains(frames, u) {
+				frames = append(frames, u)
 			}
 		}
-		renderLoggingOut(w, loggingOutPage{Redirect: target, LogoutURLs: logoutURLs})
+		renderLoggingOut(w, loggingOutPage{Redirect: redirect, LogoutURLs: frames})
 	})
 }
 
-// audienceOf reads the client id from an ID token this server signed; an
-// expired hint still names its client, as in FusionAuth. The caller holds s.mu.
+// audienceOf reads the client id from an ID token this server signed with a
+// key the application trusts; an expired hint still names its client, as in
+// FusionAuth. The caller holds s.mu.
 func (s *Server) audienceOf(idToken string) string {
-	c, err := s.verifyToken(idToken, false)
+	c, err := s.verifyPresented(idToken, true, false)
 	if err != nil {
 		return ""
 	}
+	return audience(c)
+}
+
+func audience(c claims) string {
 	switch aud := c["aud"].(type) {
 	case string:
 		return aud

@@ -80,6 +80,7 @@ type Server struct {
 	codes     map[string]*authorizationCode
 	refreshes map[string]*refreshToken
 	sessions  map[string]*ssoSession
+	pending   map[string]*pendingLogin // logins between the login POST and the consent redirect
 }
 
 // New applies the kickstart and returns the configured server, ready to serve.
@@ -117,6 +118,7 @@ func New(opts Options) (*Server, error) {
 		codes:     map[string]*authorizationCode{},
 		refreshes: map[string]*refreshToken{},
 		sessions:  map[string]*ssoSession{},
+		pending:   map[string]*pendingLogin{},
 	}
 	for _, k := range ks.APIKeys {
 		s.apiKeys = append(s.apiKeys, k.Key)
@@ -311,6 +313,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("GET /api/health", s.handleHealth())
 
 	mux.Handle("POST /api/key/generate/{id}", s.requireAPIKey(s.handleKeyGenerate()))
+	mux.Handle("GET /api/key/{id}", s.requireAPIKey(s.handleKeyGet()))
 	mux.Handle("PATCH /api/tenant/{id}", s.requireAPIKey(s.handleTenantPatch()))
 	mux.Handle("GET /api/tenant/{id}", s.requireAPIKey(s.handleTenantGet()))
 	mux.Handle("POST /api/application/{id}", s.requireAPIKey(s.handleApplicationCreate()))
@@ -324,6 +327,8 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
 	mux.Handle("GET /oauth2/authorize", s.handleAuthorizeGet())
 	mux.Handle("POST /oauth2/authorize", s.handleAuthorizePost())
+	mux.Handle("GET /oauth2/consent", s.handleConsent())
+	mux.Handle("GET /oauth2/authorized-not-registered", s.handleNotRegistered())
 	mux.Handle("POST /oauth2/token", s.handleToken())
 	mux.Handle("GET /oauth2/userinfo", s.handleUserinfo())
 	mux.Handle("POST /oauth2/userinfo", s.handleUserinfo())
@@ -332,9 +337,26 @@ func (s *Server) newRoutes() http.Handler {
 	return mux
 }
 
+// handleStatus answers {"status":"ok"} to anyone; with an API key FusionAuth
+// answers a large report instead, of which the stand-in gives a small sketch.
 func (s *Server) handleStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		if !s.validAPIKey(r.Header.Get("Authorization")) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			return
+		}
+		s.mu.Lock()
+		report := map[string]any{
+			"status":       "ok",
+			"standin":      StandinHeaderValue,
+			"applications": len(s.apps),
+			"users":        len(s.users),
+			"keys":         len(s.keys),
+			"database":     map[string]any{"status": "ok", "type": "memory"},
+			"search":       map[string]any{"status": "ok", "type": "database"},
+		}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, report)
 	})
 }
 

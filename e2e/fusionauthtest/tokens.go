@@ -19,24 +19,27 @@ import (
 // non-registered claims and the faults remove or replace any of them.
 type claims map[string]any
 
-// sign serializes c as a compact JWS signed with key, its kid in the header.
-func sign(key *signingKey, c claims) (string, error) {
-	var signingKey jose.SigningKey
+// sign serializes c as a compact JWS signed with key. The header carries the
+// key's kid property (not its id) and gty, the grant types behind the token.
+func sign(key *signingKey, c claims, grants []string) (string, error) {
+	var material any
 	switch {
 	case key.rsa != nil:
-		signingKey = jose.SigningKey{
-			Algorithm: jose.SignatureAlgorithm(key.algorithm),
-			Key:       jose.JSONWebKey{Key: key.rsa, KeyID: key.id},
-		}
+		material = key.rsa
 	case key.secret != nil:
-		signingKey = jose.SigningKey{
-			Algorithm: jose.SignatureAlgorithm(key.algorithm),
-			Key:       jose.JSONWebKey{Key: key.secret, KeyID: key.id},
-		}
+		material = key.secret
 	default:
 		return "", fmt.Errorf("key %s has no key material", key.id)
 	}
-	signer, err := jose.NewSigner(signingKey, (&jose.SignerOptions{}).WithType("JWT"))
+	signingKey := jose.SigningKey{
+		Algorithm: jose.SignatureAlgorithm(key.algorithm),
+		Key:       jose.JSONWebKey{Key: material, KeyID: key.kid},
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if len(grants) > 0 {
+		opts = opts.WithHeader("gty", grants)
+	}
+	signer, err := jose.NewSigner(signingKey, opts)
 	if err != nil {
 		return "", fmt.Errorf("signer for key %s: %w", key.id, err)
 	}
@@ -47,9 +50,22 @@ func sign(key *signingKey, c claims) (string, error) {
 	return token, nil
 }
 
-// verifyToken checks a token the stand-in issued (signature, issuer and, when
-// checkExpiry is set, expiry) and returns its claims. The caller holds s.mu.
-func (s *Server) verifyToken(raw string, checkExpiry bool) (claims, error) {
+// keyByKid finds a key by its kid property. The caller holds s.mu.
+func (s *Server) keyByKid(kid string) *signingKey {
+	for _, key := range s.keys {
+		if key.kid == kid {
+			return key
+		}
+	}
+	return nil
+}
+
+// verifyPresented checks a token presented back to FusionAuth (userinfo,
+// id_token_hint): signature, issuer and, when checkExpiry is set, expiry. As
+// in 1.69, the key must be the audience application's own signing key for
+// that kind of token or one of its listed verification keys, so that after a
+// rotation an old token is refused unless its key is listed. The caller holds s.mu.
+func (s *Server) verifyPresented(raw string, idToken, checkExpiry bool) (claims, error) {
 	token, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{
 		jose.RS256, jose.RS384, jose.RS512, jose.HS256, jose.HS384, jose.HS512,
 	})
@@ -59,8 +75,8 @@ func (s *Server) verifyToken(raw string, checkExpiry bool) (claims, error) {
 	if len(token.Headers) != 1 {
 		return nil, errors.New("token has no single signature")
 	}
-	key, ok := s.keys[token.Headers[0].KeyID]
-	if !ok {
+	key := s.keyByKid(token.Headers[0].KeyID)
+	if key == nil {
 		return nil, errors.New("unknown key id")
 	}
 	var verifyWith any = key.secret
@@ -80,7 +96,28 @@ func (s *Server) verifyToken(raw string, checkExpiry bool) (claims, error) {
 			return nil, err
 		}
 	}
+	app := s.apps[audience(c)]
+	if app == nil {
+		return nil, errors.New("the token's audience is no application")
+	}
+	if !s.trustsKey(app, key.id, idToken) {
+		return nil, errors.New("the token's key is not one the application verifies with")
+	}
 	return c, nil
+}
+
+// trustsKey: the application's signing key for that kind of token, or one of
+// its verification keys. The caller holds s.mu.
+func (s *Server) trustsKey(app *application, keyID string, idToken bool) bool {
+	signing, err := s.tokenKey(app, idToken)
+	if err == nil && signing.id == keyID {
+		return true
+	}
+	listed := app.jwt.AccessTokenVerificationKeyIDs
+	if idToken {
+		listed = app.jwt.IDTokenVerificationKeyIDs
+	}
+	return slices.Contains(listed, keyID)
 }
 
 // jwks is the public half of every asymmetric key; HMAC keys are never published.
@@ -98,7 +135,7 @@ func (s *Server) jwks() jose.JSONWebKeySet {
 		}
 		set.Keys = append(set.Keys, jose.JSONWebKey{
 			Key:       &key.rsa.PublicKey,
-			KeyID:     key.id,
+			KeyID:     key.kid,
 			Algorithm: key.algorithm,
 			Use:       "sig",
 		})
@@ -108,8 +145,10 @@ func (s *Server) jwks() jose.JSONWebKeySet {
 
 // RotateKey makes a new RS256 key and signs the ID and access tokens of every
 // application that signed with an RSA key with it from now on. The old key stays
-// in JWKS, as it does in FusionAuth until someone deletes it, so tokens already
-// issued still verify. It returns the new key's id.
+// in JWKS, as it does in FusionAuth until someone deletes it, so a client still
+// verifies tokens already issued; the stand-in itself, like FusionAuth 1.69,
+// accepts them back (userinfo, id_token_hint) only if the application lists the
+// old key among its verification keys. It returns the new key's id.
 func (s *Server) RotateKey() (string, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -118,7 +157,7 @@ func (s *Server) RotateKey() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := newUUID()
-	s.keys[id] = &signingKey{id: id, algorithm: "RS256", name: "Rotated key", rsa: priv}
+	s.keys[id] = &signingKey{id: id, kid: newKid(), algorithm: "RS256", name: "Rotated key", rsa: priv}
 	for _, app := range s.apps {
 		if !app.jwt.Enabled {
 			continue
@@ -140,13 +179,17 @@ func (s *Server) RotateKey() (string, error) {
 
 // tokenRequest is what an access and ID token pair is made from.
 type tokenRequest struct {
-	app       *application
-	user      *user
-	scope     string
-	nonce     string
-	sessionID string
-	authTime  time.Time
-	refresh   bool // the refresh_token grant, not authorization_code
+	app            *application
+	user           *user
+	scope          string
+	nonce          string
+	sessionID      string // the SSO session: the ID token's sid
+	refreshTokenID string // the access token's sid, when there is a refresh token
+	authTime       time.Time
+	authType       string   // PASSWORD, or PING through an SSO session
+	code           string   // the authorization code, for c_hash
+	grants         []string // the JWT header's gty
+	refresh        bool     // the refresh_token grant, not authorization_code
 }
 
 // issueTokens makes the access token and, with scope openid, the ID token, shaped
@@ -154,6 +197,10 @@ type tokenRequest struct {
 func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err error) {
 	now := s.now()
 	ttl := s.timeToLive(req.app)
+	authType := req.authType
+	if authType == "" {
+		authType = "PASSWORD"
+	}
 	common := claims{
 		"aud":                req.app.id,
 		"exp":                now.Add(ttl).Unix(),
@@ -162,7 +209,7 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 		"sub":                req.user.id,
 		"jti":                newUUID(),
 		"auth_time":          req.authTime.Unix(),
-		"authenticationType": "PASSWORD",
+		"authenticationType": authType,
 		"tid":                s.tenant.id,
 		"scope":              req.scope,
 		"sid":                req.sessionID,
@@ -172,6 +219,9 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 	for name, value := range common {
 		access[name] = value
 	}
+	if req.refreshTokenID != "" {
+		access["sid"] = req.refreshTokenID
+	}
 	if roles, registered := req.user.registrations[req.app.id]; registered {
 		access["applicationId"] = req.app.id
 		access["roles"] = roles
@@ -180,7 +230,7 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 	if err != nil {
 		return "", "", err
 	}
-	if accessToken, err = sign(accessKey, access); err != nil {
+	if accessToken, err = sign(accessKey, access, req.grants); err != nil {
 		return "", "", err
 	}
 
@@ -194,6 +244,9 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 	}
 	id["jti"] = newUUID()
 	id["at_hash"] = leftHalfHash(accessToken)
+	if req.code != "" {
+		id["c_hash"] = leftHalfHash(req.code)
+	}
 	if req.nonce != "" {
 		id["nonce"] = req.nonce
 	}
@@ -239,7 +292,7 @@ func (s *Server) signIDToken(key *signingKey, c claims, req tokenRequest) (strin
 		case s.fault(FaultRefreshIDTokenWrongAudience):
 			c["aud"] = wrongClientID
 		}
-		return sign(key, c)
+		return sign(key, c, req.grants)
 	}
 
 	edits := []struct {
@@ -271,16 +324,16 @@ func (s *Server) signIDToken(key *signingKey, c claims, req tokenRequest) (strin
 	case s.fault(FaultIDTokenHS256ClientSecret):
 		// The classic key-confusion attack: a client that accepts HS256 verifies
 		// with its own secret, which the attacker may know.
-		return sign(&signingKey{id: key.id, algorithm: "HS256", secret: []byte(req.app.oauth.ClientSecret)}, c)
+		return sign(&signingKey{id: key.id, kid: key.kid, algorithm: "HS256", secret: []byte(req.app.oauth.ClientSecret)}, c, req.grants)
 	case s.fault(FaultIDTokenUnknownKey):
 		priv, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			return "", err
 		}
-		return sign(&signingKey{id: newUUID(), algorithm: "RS256", rsa: priv}, c)
+		return sign(&signingKey{id: newUUID(), kid: newKid(), algorithm: "RS256", rsa: priv}, c, req.grants)
 	}
 
-	token, err := sign(key, c)
+	token, err := sign(key, c, req.grants)
 	if err != nil {
 		return "", err
 	}
@@ -318,4 +371,12 @@ func withAlgNone(token string) string {
 func leftHalfHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// newKid makes a key's kid property, which FusionAuth generates apart from the
+// key's id.
+func newKid() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return fmt.Sprintf("%x", b)
 }
