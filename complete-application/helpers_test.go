@@ -181,18 +181,25 @@ func (a *testApp) signIn(authorize *url.URL, email, password string) string {
 	form := authorize.Query()
 	form.Set("loginId", email)
 	form.Set("password", password)
+	// "Keep me signed in" is ticked on FusionAuth's form, as a browser sends it.
+	form.Set("rememberDevice", "true")
 	req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
 	require.NoError(a.t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp := a.do(req)
 	require.Contains(a.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, "POST authorize: %s", resp.body)
-	// FusionAuth's own redirects (the consent step) come before the callback.
-	location := resp.Header.Get("Location")
+	return a.followFusionAuth(resp.Header.Get("Location"))
+}
+
+// followFusionAuth follows FusionAuth's own redirects (the consent step),
+// which come before the callback, and returns the first address elsewhere.
+func (a *testApp) followFusionAuth(location string) string {
+	a.t.Helper()
 	for strings.HasPrefix(location, "/") || strings.HasPrefix(location, a.idp.URL()+"/") {
 		if strings.HasPrefix(location, "/") {
 			location = a.idp.URL() + location
 		}
-		resp = a.get(location)
+		resp := a.get(location)
 		require.Equal(a.t, http.StatusFound, resp.StatusCode, "GET %s: %s", location, resp.body)
 		location = resp.Header.Get("Location")
 	}

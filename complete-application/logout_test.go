@@ -115,7 +115,7 @@ func (a *testApp) loginThroughSSO() {
 	a.t.Helper()
 	authorize := a.get(a.startLogin().String())
 	require.Equal(a.t, http.StatusFound, authorize.StatusCode, "FusionAuth's session logs in at once: %s", authorize.body)
-	callback := a.get(authorize.Header.Get("Location"))
+	callback := a.get(a.followFusionAuth(authorize.Header.Get("Location")))
 	require.Equal(a.t, "/account", callback.Header.Get("Location"), callback.body)
 }
 
