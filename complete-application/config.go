@@ -64,7 +64,8 @@ type config struct {
 //	PORT            the port to listen on (APP_URL's port)
 //	ISSUER          FusionAuth's issuer (http://localhost:9011)
 //	CLIENT_ID       the application's client id (the kickstart's)
-//	CLIENT_SECRET   the application's client secret (the kickstart's)
+//	CLIENT_SECRET   the application's client secret (the kickstart's, only
+//	                while APP_URL is on this machine)
 //	APP_SECRET_KEY  at least 32 characters that seal the cookies (random
 //	                at each start when unset, with a warning; required
 //	                unless APP_URL is on this machine)
