@@ -27,11 +27,13 @@
 //     fusionauthtest"), which a real FusionAuth never sends.
 //   - /api/status and /api/health, discovery (the issuer is the tenant's; the
 //     endpoint URLs come from the request's X-Forwarded-* or Host), JWKS,
-//     /oauth2/authorize (the hosted login page with 1.64+ markup, "Keep me signed
-//     in" and the fusionauth.sso session), /oauth2/token (authorization_code with
-//     PKCE and single-use 30-second codes, refresh_token, client authentication by
-//     Basic or form), /oauth2/userinfo and /oauth2/logout (AllApplications and
-//     RedirectOnly).
+//     /oauth2/authorize (the hosted login page with 1.64+ markup and "Keep me
+//     signed in"), the /oauth2/consent redirect every login passes through (it
+//     starts the fusionauth.sso session, which ends when idle), the
+//     "Registration Required" page, /oauth2/token (authorization_code with PKCE
+//     and single-use 30-second codes, refresh_token with the Reusable and
+//     OneTimeUse policies, client authentication by Basic or form),
+//     /oauth2/userinfo and /oauth2/logout (AllApplications and RedirectOnly).
 //   - Tokens signed with go-jose, with the claims FusionAuth puts in them.
 //
 // # Test hooks
@@ -56,10 +58,11 @@
 // The stand-in models FusionAuth from its documentation and observed behaviour;
 // it is not FusionAuth. The contract tests in this package run unchanged against
 // a real server (FUSIONAUTH_URL=http://localhost:9011 go test ./e2e/fusionauthtest)
-// and are what keep the model honest. Only a real FusionAuth run proves: the
-// exact login page markup, wording and scripts; the exact error codes and
-// descriptions where FusionAuth's documentation does not fix them; the timing of
-// startup and kickstart; PostgreSQL, search, email, MFA, consent, themes,
+// and are what keep the model honest; where FusionAuth's behaviour is only
+// likely, they print what they observed instead of failing (README.md). Only a
+// real FusionAuth run proves: the exact login page markup, wording and scripts;
+// the exact error codes and descriptions where FusionAuth's documentation does
+// not fix them; the timing of startup and kickstart; PostgreSQL, search, email, MFA, consent screens, themes,
 // lockout and every API or grant this project does not use. The stand-in keeps
 // everything in memory, has one tenant, and checks passwords in plain text.
 package fusionauthtest

@@ -77,21 +77,31 @@ func newTarget(t testing.TB) target {
 		}
 		status := newBrowser(t).get(t, tg.URL+"/api/status")
 		tg.Standin = status.Header.Get(fusionauthtest.StandinHeader) == fusionauthtest.StandinHeaderValue
+		if tg.Standin {
+			tg.Version = dotEnvVersion(t)
+		}
 		return tg
 	}
 	tg.Stub = fusionauthtest.NewServer(t, fusionauthtest.Options{KickstartPath: projectKickstart})
 	tg.URL = tg.Stub.URL()
-	tg.Standin = true
+	tg.Standin, tg.Version = true, dotEnvVersion(t)
 	return tg
 }
 
 // fusionAuthVersion is FUSIONAUTH_VERSION from the environment, else from the
-// project's .env (the version docker compose runs and the stand-in models).
+// project's .env.
 func fusionAuthVersion(t testing.TB) string {
 	t.Helper()
 	if v := os.Getenv("FUSIONAUTH_VERSION"); v != "" {
 		return v
 	}
+	return dotEnvVersion(t)
+}
+
+// dotEnvVersion is the project's pinned version: the one docker compose runs
+// by default and the stand-in models.
+func dotEnvVersion(t testing.TB) string {
+	t.Helper()
 	data, err := os.ReadFile("../../.env")
 	require.NoError(t, err, "read the project's .env")
 	for _, line := range strings.Split(string(data), "\n") {

@@ -47,13 +47,6 @@ func readWorkflow(t *testing.T, path string) workflow {
 	return wf
 }
 
-// dotEnvVersion is FUSIONAUTH_VERSION in the project's .env.
-func dotEnvVersion(t *testing.T) string {
-	t.Helper()
-	t.Setenv("FUSIONAUTH_VERSION", "")
-	return fusionAuthVersion(t)
-}
-
 var (
 	packagePattern = regexp.MustCompile(`(?:^|\s)(\./[^\s'"]*)`)
 	composeFile    = regexp.MustCompile(`docker compose\s+-f\s+(\S+)`)
