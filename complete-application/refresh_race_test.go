@@ -111,16 +111,21 @@ func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 func TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	setRefreshTokenPolicy(t, idp, "OneTimeUse")
-	// The replicas run on the real clock, so the tokens expire for real.
+	// The replicas run on the real clock, so the login's access token
+	// expires for real; the refreshed ones last the rest of the test.
+	setLifetime := func(seconds int) {
+		callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
+			"jwtConfiguration": map[string]any{"timeToLiveInSeconds": seconds},
+		}})
+	}
 	const lifetime = 2 * time.Second
-	callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
-		"jwtConfiguration": map[string]any{"timeToLiveInSeconds": int(lifetime.Seconds())},
-	}})
+	setLifetime(int(lifetime.Seconds()))
 	lb := startReplicas(t, idp, testSecretKey, testSecretKey)
 	browser := &testApp{t: t, url: lb.url, idp: idp, client: newBrowserClient(t)}
 	lb.use(0)
 	browser.login()
 	time.Sleep(lifetime + 100*time.Millisecond)
+	setLifetime(3600)
 	secondTab := browser.copyOfCookies()
 	stale := browser.copyOfCookies() // for the control
 
