@@ -44,6 +44,12 @@ type authenticator struct {
 	logger       *slog.Logger
 	// httpClient carries upstreamTimeout to go-oidc and x/oauth2.
 	httpClient *http.Client
+	// sessionIdleTimeout and sessionMaxLifetime are the session's own limits.
+	sessionIdleTimeout time.Duration
+	sessionMaxLifetime time.Duration
+	// refreshes shares one refresh's outcome among the requests that present
+	// the same refresh token at about the same time.
+	refreshes *refreshCache
 	// now is the clock used for token checks; tests replace it.
 	now func() time.Time
 	// retryInterval is discoveryRetryInterval; tests shorten it.
@@ -70,9 +76,6 @@ type identityProvider struct {
 	verifier *oidc.IDTokenVerifier
 	// endSessionURL is where logout sends the browser (RP-initiated logout).
 	endSessionURL string
-	// revocationURL is the RFC 7009 revocation endpoint, if FusionAuth
-	// advertises one. See handleLogout.
-	revocationURL string
 	// namesItselfInCallbacks is true when the discovery document announces
 	// that every authorization response carries FusionAuth's iss (RFC 9207).
 	namesItselfInCallbacks bool
@@ -83,18 +86,31 @@ func newAuthenticator(cfg config, logger *slog.Logger) (*authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &authenticator{
-		issuer:        cfg.issuer,
-		clientID:      cfg.clientID,
-		clientSecret:  cfg.clientSecret,
-		redirectURL:   cfg.appURL.JoinPath("callback").String(),
-		logoutURL:     cfg.appURL.JoinPath("logout").String(),
-		cookies:       cookies,
-		logger:        logger,
-		httpClient:    &http.Client{Timeout: upstreamTimeout},
-		now:           time.Now,
-		retryInterval: discoveryRetryInterval,
-	}, nil
+	a := &authenticator{
+		issuer:       cfg.issuer,
+		clientID:     cfg.clientID,
+		clientSecret: cfg.clientSecret,
+		redirectURL:  cfg.appURL.JoinPath("callback").String(),
+		logoutURL:    cfg.appURL.JoinPath("logout").String(),
+		cookies:      cookies,
+		logger:       logger,
+		httpClient: &http.Client{
+			Timeout: upstreamTimeout,
+			// FusionAuth never redirects an API call. Following a 307 would
+			// send the code, the verifier or the client secret to wherever
+			// it points, so a redirect is an answer like any other error.
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		now:                time.Now,
+		retryInterval:      discoveryRetryInterval,
+		sessionIdleTimeout: cfg.sessionIdleTimeout,
+		sessionMaxLifetime: cfg.sessionMaxLifetime,
+	}
+	// Clock reads go through a.now, so tests that move it move this too.
+	a.refreshes = newRefreshCache(func() time.Time { return a.now() })
+	return a, nil
 }
 
 // errProviderUnavailable means FusionAuth could not be reached or did not
@@ -146,7 +162,7 @@ func (a *authenticator) discover(ctx context.Context) (*identityProvider, error)
 	}
 	var metadata struct {
 		EndSessionEndpoint string `json:"end_session_endpoint"`
-		RevocationEndpoint string `json:"revocation_endpoint"`
+		JWKSURI            string `json:"jwks_uri"`
 		IssParameter       bool   `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := provider.Claims(&metadata); err != nil {
@@ -170,7 +186,11 @@ func (a *authenticator) discover(ctx context.Context) (*identityProvider, error)
 			// (oauth2.AccessTypeOffline is a Google-only parameter).
 			Scopes: []string{oidc.ScopeOpenID, "email", "profile", oidc.ScopeOfflineAccess},
 		},
-		verifier: provider.Verifier(&oidc.Config{
+		verifier: oidc.NewVerifier(a.issuer, &limitedKeySet{
+			jwksURL:    metadata.JWKSURI,
+			httpClient: a.httpClient,
+			now:        func() time.Time { return a.now() },
+		}, &oidc.Config{
 			ClientID: a.clientID,
 			// Pin the algorithm: whatever a token's header says, only an
 			// RS256 signature by one of FusionAuth's keys is accepted. This
@@ -179,7 +199,6 @@ func (a *authenticator) discover(ctx context.Context) (*identityProvider, error)
 			Now:                  a.now,
 		}),
 		endSessionURL:          metadata.EndSessionEndpoint,
-		revocationURL:          metadata.RevocationEndpoint,
 		namesItselfInCallbacks: metadata.IssParameter,
 	}, nil
 }
@@ -323,8 +342,8 @@ func (a *authenticator) verifyIDToken(ctx context.Context, p *identityProvider, 
 // verifyAccessToken checks the access token locally: its signature against
 // FusionAuth's cached keys, its issuer, that its audience is this client, and
 // that it has not expired. No request goes to FusionAuth unless the token was
-// signed by a key not yet seen (after a key rotation), when go-oidc fetches the
-// key set once. It also checks the token belongs to the session's user.
+// signed by a key not yet seen (after a key rotation), when limitedKeySet
+// fetches the key set once. It also checks the token belongs to the session's user.
 //
 // An expired token yields an error wrapping *oidc.TokenExpiredError; go-oidc
 // checks expiry last, so such a token is otherwise valid and worth refreshing.

@@ -51,8 +51,8 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	for _, c := range app.client.Jar.Cookies(appURL) {
 		req.AddCookie(c)
 	}
-	var u user
-	if err := app.auth.cookies.getJSON(req, userCookie, &u); err != nil {
+	var s sessionState
+	if err := app.auth.cookies.getJSON(req, userCookie, &s); err != nil {
 		b.Fatal(err)
 	}
 	accessToken, err := app.auth.cookies.get(req, accessTokenCookie)
@@ -66,7 +66,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := app.auth.verifyAccessToken(b.Context(), p, string(accessToken), u.Subject); err != nil {
+		if _, err := app.auth.verifyAccessToken(b.Context(), p, string(accessToken), s.User.Subject); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -152,3 +152,25 @@ func loginFlow(appURL, idpURL string, transport http.RoundTripper) error {
 	}
 	return nil
 }
+
+// TestTwoTabsLoggingInAtOnce: one browser starts a login in two tabs, and
+// the tabs finish in the opposite order. Both land on the account page: the
+// second start does not discard the first one's state, nonce and verifier,
+// and the first callback does not discard the second's.
+func TestTwoTabsLoggingInAtOnce(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	first := app.startLogin()
+	second := app.startLogin()
+
+	// FusionAuth's form in each tab, without its SSO cookie from the other.
+	secondCallback := app.newBrowser().signIn(second, testUserEmail, testUserPassword)
+	firstCallback := app.newBrowser().signIn(first, testUserEmail, testUserPassword)
+	for _, callback := range []string{secondCallback, firstCallback} {
+		resp := app.get(callback)
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+		assert.Equal(t, "/account", resp.Header.Get("Location"))
+	}
+	assert.Empty(t, app.cookie(loginCookie), "no login is left pending")
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+}

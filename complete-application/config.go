@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const defaultAppURL = "http://localhost:5000"
@@ -18,6 +19,13 @@ const (
 	kickstartIssuer       = "http://localhost:9011"
 	kickstartClientID     = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e"
 	kickstartClientSecret = "super-secret-secret-that-should-be-regenerated-for-production"
+)
+
+// The session limits a bank would pick (OWASP's session guidance): an idle
+// session ends after 15 minutes, and any session after a working day.
+const (
+	defaultSessionIdleTimeout = 15 * time.Minute
+	defaultSessionMaxLifetime = 8 * time.Hour
 )
 
 // minSecretKeyLength is the shortest APP_SECRET_KEY accepted. The key seals
@@ -39,6 +47,11 @@ type config struct {
 	// secretKey seals the cookies. Replicas that share it can serve the same users.
 	secretKey []byte
 
+	// sessionIdleTimeout ends a session nobody used for that long, and
+	// sessionMaxLifetime any session that long after its login.
+	sessionIdleTimeout time.Duration
+	sessionMaxLifetime time.Duration
+
 	// warnings are printed once the logger exists.
 	warnings []string
 }
@@ -51,9 +64,20 @@ type config struct {
 //	PORT            the port to listen on (APP_URL's port)
 //	ISSUER          FusionAuth's issuer (http://localhost:9011)
 //	CLIENT_ID       the application's client id (the kickstart's)
-//	CLIENT_SECRET   the application's client secret (the kickstart's)
+//	CLIENT_SECRET   the application's client secret (the kickstart's, only
+//	                while APP_URL is on this machine)
 //	APP_SECRET_KEY  at least 32 characters that seal the cookies (random
-//	                at each start when unset, with a warning)
+//	                at each start when unset, with a warning; required
+//	                unless APP_URL is on this machine)
+//	SESSION_IDLE_TIMEOUT  how long an unused session lasts (15m), a Go duration
+//	SESSION_MAX_LIFETIME  how long any session lasts after login (8h)
+//	ALLOW_PLAIN_HTTP      "true" accepts an http APP_URL or ISSUER on another
+//	                      host, for development on a private network only
+//
+// Plain http to another host would send the tokens and the client secret
+// unencrypted over the network, so it is refused unless ALLOW_PLAIN_HTTP says
+// otherwise; so are the kickstart's public client secret and a random
+// APP_SECRET_KEY anywhere but on the developer's own machine.
 func loadConfig(getenv func(string) string) (config, error) {
 	var cfg config
 
@@ -111,8 +135,40 @@ func loadConfig(getenv func(string) string) (config, error) {
 			"every restart logs everyone out, and replicas cannot share users. Set APP_SECRET_KEY to keep sessions.")
 	}
 
-	if appURL.Scheme == "http" && !isLoopback(appURL.Hostname()) {
-		cfg.warnings = append(cfg.warnings, "APP_URL is plain http on a non-local host: cookies cannot be marked Secure. Use https outside development.")
+	local := isLoopback(appURL.Hostname())
+	if !local && cfg.clientSecret == kickstartClientSecret {
+		return config{}, fmt.Errorf("CLIENT_SECRET: the kickstart's development secret is public; set the application's own secret when APP_URL (%s) is not this machine", appURL)
+	}
+	if !local && getenv("APP_SECRET_KEY") == "" {
+		return config{}, fmt.Errorf("APP_SECRET_KEY: must be set when APP_URL (%s) is not this machine, so that restarts and replicas keep sessions (try `openssl rand -base64 32`)", appURL)
+	}
+
+	allowPlainHTTP := getenv("ALLOW_PLAIN_HTTP") == "true"
+	issuerURL, _ := url.Parse(cfg.issuer)
+	for _, u := range []struct {
+		name string
+		url  *url.URL
+	}{{"APP_URL", appURL}, {"ISSUER", issuerURL}} {
+		if u.url.Scheme != "http" || isLoopback(u.url.Hostname()) {
+			continue
+		}
+		if !allowPlainHTTP {
+			return config{}, fmt.Errorf("%s: plain http to %s would send tokens unencrypted; use https (or, for development on a private network only, set ALLOW_PLAIN_HTTP=true)", u.name, u.url.Host)
+		}
+		cfg.warnings = append(cfg.warnings, fmt.Sprintf("ALLOW_PLAIN_HTTP=true: %s %s is plain http to another host, "+
+			"so tokens and cookies cross the network unencrypted. NEVER use this outside a private development network.", u.name, u.url))
+	}
+
+	cfg.sessionIdleTimeout, err = parseDuration(getenv, "SESSION_IDLE_TIMEOUT", defaultSessionIdleTimeout)
+	if err != nil {
+		return config{}, err
+	}
+	cfg.sessionMaxLifetime, err = parseDuration(getenv, "SESSION_MAX_LIFETIME", defaultSessionMaxLifetime)
+	if err != nil {
+		return config{}, err
+	}
+	if cfg.sessionIdleTimeout > cfg.sessionMaxLifetime {
+		return config{}, fmt.Errorf("SESSION_IDLE_TIMEOUT: must not be longer than SESSION_MAX_LIFETIME (%s), got %s", cfg.sessionMaxLifetime, cfg.sessionIdleTimeout)
 	}
 	return cfg, nil
 }
@@ -141,6 +197,19 @@ func parseBaseURL(name, raw string) (*url.URL, error) {
 		}
 	}
 	return u, nil
+}
+
+// parseDuration reads a positive Go duration such as 15m or 8h.
+func parseDuration(getenv func(string) string, name string, fallback time.Duration) (time.Duration, error) {
+	raw := getenv(name)
+	if raw == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: must be a positive duration such as 15m or 8h, got %q", name, raw)
+	}
+	return d, nil
 }
 
 func envOr(getenv func(string) string, name, fallback string) string {

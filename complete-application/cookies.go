@@ -24,7 +24,18 @@ const (
 	refreshTokenCookie = "cb_refresh_token"
 	idTokenCookie      = "cb_id_token"
 	userCookie         = "cb_user"
+	// logoutCookie carries one logout's state from POST /logout to the
+	// return from FusionAuth's end-session endpoint.
+	logoutCookie = "cb_logout"
+	// refreshRetryCookie marks a session whose refresh FusionAuth refused
+	// once: see retryAfterLostRace.
+	refreshRetryCookie = "cb_refresh_retry"
 )
+
+// sealVersion is the first byte of every sealed value. A future change of
+// format or key gets a new version, and values of the old one then simply
+// fail to open (the user is logged out) instead of being misread.
+const sealVersion byte = 1
 
 // maxCookieSize is what every browser keeps for one cookie (name, value and
 // attributes). Larger cookies are dropped silently, so we refuse to set them.
@@ -71,23 +82,34 @@ func (j *cookieJar) name(base string) string {
 	return base
 }
 
-// seal encrypts value for the cookie called base. The cookie's name is
-// authenticated too, so a sealed value only opens under the name it was sealed
-// for: nobody can move, say, the login cookie's value into the token cookie.
+// seal encrypts value for the cookie called base. The version and the
+// cookie's full name (with its __Host- prefix) are authenticated too, so a
+// sealed value only opens under the name it was sealed for: nobody can move,
+// say, the login cookie's value into the token cookie, or a value sealed for
+// a plain-http deployment into a __Host- cookie.
 func (j *cookieJar) seal(base string, value []byte) string {
-	return base64.RawURLEncoding.EncodeToString(j.aead.Seal(nil, nil, value, []byte(base)))
+	sealed := j.aead.Seal([]byte{sealVersion}, nil, value, j.additionalData(base))
+	return base64.RawURLEncoding.EncodeToString(sealed)
 }
 
 func (j *cookieJar) open(base, sealed string) ([]byte, error) {
-	ciphertext, err := base64.RawURLEncoding.DecodeString(sealed)
+	data, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil {
 		return nil, fmt.Errorf("decoding cookie %s: %w", base, err)
 	}
-	value, err := j.aead.Open(nil, nil, ciphertext, []byte(base))
+	if len(data) == 0 || data[0] != sealVersion {
+		return nil, fmt.Errorf("opening cookie %s: not sealed by version %d", base, sealVersion)
+	}
+	value, err := j.aead.Open(nil, nil, data[1:], j.additionalData(base))
 	if err != nil {
 		return nil, fmt.Errorf("opening cookie %s: %w", base, err)
 	}
 	return value, nil
+}
+
+// additionalData is what a sealed value is bound to besides the key.
+func (j *cookieJar) additionalData(base string) []byte {
+	return append([]byte{sealVersion}, j.name(base)...)
 }
 
 // errCookieTooLarge means a token is too big to fit in a cookie.
@@ -116,8 +138,17 @@ func (j *cookieJar) setJSON(w http.ResponseWriter, base string, v any, maxAge ti
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, c)
+	setCookie(w, c)
 	return nil
+}
+
+// setCookie sets (or deletes) a cookie and keeps the response out of every
+// cache: a cached response that sets a session cookie would hand the session
+// to whoever gets the cached copy. Every cookie of the app goes through here,
+// so no route can forget it, not even a GET / that refreshed the session.
+func setCookie(w http.ResponseWriter, c *http.Cookie) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.SetCookie(w, c)
 }
 
 // get opens the cookie called base. A missing cookie is http.ErrNoCookie; a
@@ -148,7 +179,7 @@ func (j *cookieJar) getJSON(r *http.Request, base string, v any) error {
 func (j *cookieJar) clear(w http.ResponseWriter, base string) {
 	c := j.cookie(base, "")
 	c.MaxAge = -1
-	http.SetCookie(w, c)
+	setCookie(w, c)
 }
 
 // cookie returns the cookie called base with the attributes every cookie of

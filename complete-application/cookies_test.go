@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,4 +64,29 @@ func TestCookieJarClearMatchesAttributes(t *testing.T) {
 		assert.True(t, c.HttpOnly)
 		assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
 	}
+}
+
+// TestSealedValuesBindTheFullNameAndVersion: a value sealed for a plain
+// cookie does not open as its __Host- twin, nor the other way round, and a
+// value of another format version does not open at all.
+func TestSealedValuesBindTheFullNameAndVersion(t *testing.T) {
+	plain, err := newCookieJar([]byte(testSecretKey), false)
+	require.NoError(t, err)
+	host, err := newCookieJar([]byte(testSecretKey), true)
+	require.NoError(t, err)
+
+	_, err = host.open(userCookie, plain.seal(userCookie, []byte("v")))
+	assert.Error(t, err, "cb_user's value does not open as __Host-cb_user")
+	_, err = plain.open(userCookie, host.seal(userCookie, []byte("v")))
+	assert.Error(t, err, "__Host-cb_user's value does not open as cb_user")
+	got, err := host.open(userCookie, host.seal(userCookie, []byte("v")))
+	require.NoError(t, err, "the control: it opens under its own name")
+	assert.Equal(t, "v", string(got))
+
+	data, err := base64.RawURLEncoding.DecodeString(plain.seal(userCookie, []byte("v")))
+	require.NoError(t, err)
+	assert.Equal(t, sealVersion, data[0], "the first byte is the version")
+	data[0]++
+	_, err = plain.open(userCookie, base64.RawURLEncoding.EncodeToString(data))
+	assert.ErrorContains(t, err, "not sealed by version", "another version does not open")
 }

@@ -18,10 +18,14 @@ import (
 // FuzzSessionCookies sends /account arbitrary session cookies: raw (so the
 // unsealing itself is fuzzed) or sealed with the app's key (so what is inside
 // a cookie that opens is fuzzed: the user's JSON, the access token's JWT, the
-// refresh token). The answer is the account page or "logged out", nothing else.
+// refresh token). The answer is the account page, "logged out", or a retry of
+// the same page after a refused refresh, nothing else.
 func FuzzSessionCookies(f *testing.F) {
 	idp := fusionauthtest.NewServer(f, fusionauthtest.Options{})
 	app := newTestApp(f, idp)
+	// The session's own limits, as configured by default, are fuzzed too.
+	app.auth.sessionIdleTimeout = defaultSessionIdleTimeout
+	app.auth.sessionMaxLifetime = defaultSessionMaxLifetime
 	app.login()
 	handler, jar := app.handler(), app.auth.cookies
 
@@ -36,7 +40,9 @@ func FuzzSessionCookies(f *testing.F) {
 	f.Add(string(realUser), string(realAccessToken), "", true, true)
 	f.Add(app.cookie(userCookie), app.cookie(accessTokenCookie), "", false, false)
 	f.Add(string(realUser), "", "a-refresh-token", true, false)
-	f.Add(`{"sub":"00000000-0000-0000-0000-000000000001","email":"admin@example.com"}`, string(realAccessToken), "", true, true)
+	f.Add(`{"user":{"sub":"00000000-0000-0000-0000-000000000001","email":"admin@example.com"},"started_at":"2026-01-01T00:00:00Z","seen_at":"2999-01-01T00:00:00Z"}`, string(realAccessToken), "", true, true)
+	f.Add(`{"user":{"sub":"00000000-0000-0000-0000-111111111111"},"started_at":"0001-01-01T00:00:00Z","seen_at":"-0001-01-01T00:00:00Z"}`, string(realAccessToken), "", true, true)
+	f.Add(`{"user":{"sub":"00000000-0000-0000-0000-111111111111"},"started_at":1,"seen_at":null}`, "", "a-refresh-token", true, false)
 	f.Add(`{"sub":`, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "", true, true)
 	f.Add(string(realUser), "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "", true, true)
 	f.Add("%%%not-base64%%%", "AAAA", "", false, false)
@@ -71,6 +77,10 @@ func FuzzSessionCookies(f *testing.F) {
 		case http.StatusSeeOther:
 			if got := rec.Header().Get("Location"); got != "/" {
 				t.Errorf("GET /account redirects to %q, want /", got)
+			}
+		case http.StatusTemporaryRedirect:
+			if got := rec.Header().Get("Location"); got != "/account" {
+				t.Errorf("GET /account asks for a retry at %q, want /account", got)
 			}
 		default:
 			t.Errorf("GET /account with cookies %q = %d, want 200 or 303:\n%s", cookies, rec.Code, rec.Body)

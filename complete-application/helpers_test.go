@@ -134,6 +134,23 @@ func (a *testApp) get(target string) response {
 	return a.do(req)
 }
 
+// getAfterRetry fetches a path and, when the app asks for a retry of the
+// same request (a refused refresh, see retryAfterLostRace), fetches it once
+// more, as a browser follows the redirect. It requires that the first
+// answer, if a retry, deletes no session cookie.
+func (a *testApp) getAfterRetry(path string) response {
+	a.t.Helper()
+	resp := a.get(path)
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		return resp
+	}
+	require.Equal(a.t, path, resp.Header.Get("Location"), "a retry of the same request")
+	for _, c := range resp.Cookies() {
+		require.NotContains(a.t, sessionCookies, c.Name, "a retry leaves the session's cookies alone")
+	}
+	return a.get(path)
+}
+
 // post sends a form to a path of the app, as a same-origin browser form would.
 func (a *testApp) post(path string, form url.Values) response {
 	a.t.Helper()
@@ -164,18 +181,25 @@ func (a *testApp) signIn(authorize *url.URL, email, password string) string {
 	form := authorize.Query()
 	form.Set("loginId", email)
 	form.Set("password", password)
+	// "Keep me signed in" is ticked on FusionAuth's form, as a browser sends it.
+	form.Set("rememberDevice", "true")
 	req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
 	require.NoError(a.t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp := a.do(req)
 	require.Contains(a.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, "POST authorize: %s", resp.body)
-	// FusionAuth's own redirects (the consent step) come before the callback.
-	location := resp.Header.Get("Location")
+	return a.followFusionAuth(resp.Header.Get("Location"))
+}
+
+// followFusionAuth follows FusionAuth's own redirects (the consent step),
+// which come before the callback, and returns the first address elsewhere.
+func (a *testApp) followFusionAuth(location string) string {
+	a.t.Helper()
 	for strings.HasPrefix(location, "/") || strings.HasPrefix(location, a.idp.URL()+"/") {
 		if strings.HasPrefix(location, "/") {
 			location = a.idp.URL() + location
 		}
-		resp = a.get(location)
+		resp := a.get(location)
 		require.Equal(a.t, http.StatusFound, resp.StatusCode, "GET %s: %s", location, resp.body)
 		location = resp.Header.Get("Location")
 	}
@@ -257,7 +281,12 @@ func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authentic
 	require.NoError(t, err)
 	auth.retryInterval = 0
 	auth.httpClient.Timeout = 2 * time.Second
-	srv.Config.Handler = newHandler(logger, pages, auth, cfg.issuerOrigin())
+	// Most tests jump the clock past an access token's lifetime, or a
+	// refresh token's, in one step; the session's own limits would end those
+	// sessions first. session_limits_test.go puts the limits back.
+	auth.sessionIdleTimeout = 365 * 24 * time.Hour
+	auth.sessionMaxLifetime = 365 * 24 * time.Hour
+	srv.Config.Handler = newHandler(logger, pages, auth, cfg)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, auth

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -14,6 +15,11 @@ import (
 
 // loginLifetime is how long a user has to finish logging in at FusionAuth.
 const loginLifetime = 10 * time.Minute
+
+// maxPendingLogins is how many logins one browser may have started and not
+// finished (one per tab, say). cb_login holds them all, so that a login in
+// one tab does not make another tab's login fail.
+const maxPendingLogins = 5
 
 // loginTransaction is what one login remembers between /login and /callback.
 // It travels in the sealed cb_login cookie, so there is no server-side state
@@ -46,7 +52,12 @@ func handleLogin(auth *authenticator, pages *pages) http.Handler {
 			Verifier:  oauth2.GenerateVerifier(),
 			ExpiresAt: auth.now().Add(loginLifetime),
 		}
-		if err := auth.cookies.setJSON(w, loginCookie, tx, loginLifetime); err != nil {
+		// Keep the logins other tabs started, newest last.
+		pending := append(auth.pendingLogins(r), tx)
+		if len(pending) > maxPendingLogins {
+			pending = pending[len(pending)-maxPendingLogins:]
+		}
+		if err := auth.cookies.setJSON(w, loginCookie, pending, loginLifetime); err != nil {
 			auth.logger.Error("setting the login cookie", "err", err)
 			pages.renderError(w, r, http.StatusInternalServerError, "Changebank could not start the login. Please try again.")
 			return
@@ -66,20 +77,32 @@ func handleLogin(auth *authenticator, pages *pages) http.Handler {
 // starts the session.
 func handleCallback(auth *authenticator, pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The transaction is single use: delete it whatever happens next, so
-		// a replayed callback finds nothing to complete.
-		var tx loginTransaction
-		txErr := auth.cookies.getJSON(r, loginCookie, &tx)
-		auth.cookies.clear(w, loginCookie)
-
+		// The transaction is single use: remove it whatever happens next, so
+		// a replayed callback finds nothing to complete. Other tabs' logins
+		// stay, unless the callback matches none: it is then unsolicited or
+		// stale, and every pending login goes.
 		query := r.URL.Query()
+		pending := auth.pendingLogins(r)
+		var tx loginTransaction
+		found := false
+		for i, p := range pending {
+			if equalSecret(query.Get("state"), p.State) {
+				tx, found = p, true
+				pending = append(pending[:i], pending[i+1:]...)
+				break
+			}
+		}
+		if !found || len(pending) == 0 || auth.cookies.setJSON(w, loginCookie, pending, loginLifetime) != nil {
+			auth.cookies.clear(w, loginCookie)
+		}
+
 		switch {
-		case txErr != nil || auth.now().After(tx.ExpiresAt):
-			auth.logger.Info("callback without a valid login cookie", "err", txErr)
+		case len(pending) == 0 && !found:
+			auth.logger.Info("callback without a valid login cookie")
 			pages.renderError(w, r, http.StatusBadRequest,
 				"This login has expired or was already used. Please log in again from the home page.")
 			return
-		case !equalSecret(query.Get("state"), tx.State):
+		case !found:
 			auth.logger.Warn("callback state does not match the login")
 			pages.renderError(w, r, http.StatusBadRequest,
 				"This login response does not belong to the login you started. Please log in again.")
@@ -136,7 +159,8 @@ func handleCallback(auth *authenticator, pages *pages) http.Handler {
 				"FusionAuth's answer failed a security check, so you are not logged in. Please try again.")
 			return
 		}
-		if err := auth.startSession(w, tokens); err != nil {
+		now := auth.now()
+		if err := auth.startSession(w, tokens, sessionState{StartedAt: now, SeenAt: now}); err != nil {
 			auth.logger.Error("storing the session", "err", err)
 			pages.renderError(w, r, http.StatusBadGateway, "Changebank could not store your login. Please try again.")
 			return
@@ -144,6 +168,17 @@ func handleCallback(auth *authenticator, pages *pages) http.Handler {
 		auth.logger.Info("user logged in", "sub", tokens.user.Subject)
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 	})
+}
+
+// pendingLogins returns the logins this browser started that have not
+// expired. An unreadable cookie holds none.
+func (a *authenticator) pendingLogins(r *http.Request) []loginTransaction {
+	var pending []loginTransaction
+	if err := a.cookies.getJSON(r, loginCookie, &pending); err != nil {
+		return nil
+	}
+	now := a.now()
+	return slices.DeleteFunc(pending, func(tx loginTransaction) bool { return now.After(tx.ExpiresAt) })
 }
 
 // truncate shortens s to at most n bytes, on a rune boundary.

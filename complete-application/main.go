@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	srv := &http.Server{
-		Handler: newHandler(logger, pages, auth, cfg.issuerOrigin()),
+		Handler: newHandler(logger, pages, auth, cfg),
 		// Slow or stalled clients must not hold connections forever. The
 		// write timeout leaves room for the callback, which waits for
 		// FusionAuth's token endpoint (at most upstreamTimeout).

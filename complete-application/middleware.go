@@ -18,11 +18,16 @@ func contentSecurityPolicy(formTargets ...string) string {
 }
 
 // withSecurityHeaders sets the headers every response carries. Handlers may
-// override them, as the front-channel logout page does for framing.
-func withSecurityHeaders(csp string, next http.Handler) http.Handler {
+// override them, as the front-channel logout page does for framing. With
+// https, browsers are told to use nothing else for this host for a year, so a
+// network attacker cannot downgrade a later visit to http and read its cookies.
+func withSecurityHeaders(csp string, https bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		// The callback URL carries the authorization code: never leak it
 		// (or any other URL) to another site in a Referer header.
 		h.Set("Referrer-Policy", "no-referrer")

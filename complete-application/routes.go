@@ -7,11 +7,11 @@ import (
 
 // newHandler builds the application's whole HTTP handler: the routes, then
 // the headers and logging every response gets.
-func newHandler(logger *slog.Logger, pages *pages, auth *authenticator, issuerOrigin string) http.Handler {
+func newHandler(logger *slog.Logger, pages *pages, auth *authenticator, cfg config) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, pages, auth, issuerOrigin)
+	addRoutes(mux, pages, auth, cfg.issuerOrigin())
 	var handler http.Handler = mux
-	handler = withSecurityHeaders(contentSecurityPolicy(issuerOrigin), handler)
+	handler = withSecurityHeaders(contentSecurityPolicy(cfg.issuerOrigin()), cfg.appURL.Scheme == "https", handler)
 	handler = logRequests(logger, handler)
 	return handler
 }
@@ -31,8 +31,8 @@ func addRoutes(mux *http.ServeMux, pages *pages, auth *authenticator, issuerOrig
 	mux.Handle("GET /account", requireLogin(auth, pages, handleAccount(pages)))
 	mux.Handle("GET /make-change", requireLogin(auth, pages, handleMakeChangeForm(pages)))
 	mux.Handle("POST /make-change", sameOrigin.Handler(requireLogin(auth, pages, handleMakeChange(pages))))
-	mux.Handle("POST /logout", sameOrigin.Handler(noStore(handleLogout(auth))))
-	mux.Handle("GET /logout", noStore(handleFrontChannelLogout(auth, issuerOrigin)))
+	mux.Handle("POST /logout", sameOrigin.Handler(noStore(handleLogout(auth, pages))))
+	mux.Handle("GET /logout", noStore(handleFrontChannelLogout(auth, pages, issuerOrigin)))
 	mux.Handle("GET /static/", handleStatic(pages))
 	mux.Handle("/", handleNotFound(pages))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,12 +32,19 @@ func TestRoutesLoggedOut(t *testing.T) {
 		{"GET", "/account", http.StatusSeeOther, "/", ""},
 		{"GET", "/make-change", http.StatusSeeOther, "/", ""},
 		{"POST", "/make-change", http.StatusSeeOther, "/", ""},
-		{"POST", "/logout", http.StatusSeeOther, "/", ""},
+		// Logout ends FusionAuth's session even when this browser has no
+		// session of Changebank's left: FusionAuth's may still be alive.
+		{"POST", "/logout", http.StatusSeeOther, idp.URL() + "/oauth2/logout?", ""},
 		{"GET", "/logout", http.StatusSeeOther, "/", ""},
 		{"GET", "/static/changebank.css", http.StatusOK, "", ".button"},
 		{"GET", "/static/changebank.svg", http.StatusOK, "", "<svg"},
 		{"GET", "/static/", http.StatusNotFound, "", `id="error"`},
 		{"GET", "/static/missing.css", http.StatusNotFound, "", ""},
+		// The mux does not clean escaped dot-dots; the templates stay unserved.
+		{"GET", "/static/%2e%2e/templates/layout.html", http.StatusNotFound, "", `id="error"`},
+		{"GET", "/static/..%2ftemplates/layout.html", http.StatusNotFound, "", `id="error"`},
+		{"GET", "/static/%2e%2e%2ftemplates%2fpages%2fhome.html", http.StatusNotFound, "", `id="error"`},
+		{"GET", "/static/%2e%2e/main.go", http.StatusNotFound, "", `id="error"`},
 		{"GET", "/no-such-page", http.StatusNotFound, "", `id="error"`},
 		{"PUT", "/account", http.StatusNotFound, "", `id="error"`},
 	}
@@ -197,7 +205,13 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 			app.setCookie("cb_user", app.auth.cookies.seal(loginCookie, []byte(`{"sub":"x","email":"mallory@example.com"}`)))
 		}},
 		{"another user's subject", func(app *testApp) {
-			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"sub":"00000000-0000-0000-0000-000000000001","email":"admin@example.com"}`)))
+			now := idp.Now()
+			admin, err := json.Marshal(sessionState{User: user{Subject: "00000000-0000-0000-0000-000000000001", Email: "admin@example.com"}, StartedAt: now, SeenAt: now})
+			require.NoError(t, err)
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, admin))
+		}},
+		{"a session without its start and last use", func(app *testApp) {
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"user":{"sub":"00000000-0000-0000-0000-111111111111","email":"richard@example.com"}}`)))
 		}},
 		{"garbage", func(app *testApp) {
 			app.setCookie("cb_user", "%%%not-base64%%%")
@@ -278,7 +292,13 @@ func TestFrontChannelLogout(t *testing.T) {
 func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	const appURL = "https://changebank.example"
-	env := map[string]string{"APP_URL": appURL, "PORT": "8443", "ISSUER": idp.URL(), "APP_SECRET_KEY": testSecretKey}
+	// Anywhere but on this machine, the kickstart's public client secret
+	// is refused: give the application a secret of its own.
+	const clientSecret = "a-client-secret-only-this-test-knows"
+	callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
+		"oauthConfiguration": map[string]any{"clientSecret": clientSecret},
+	}})
+	env := map[string]string{"APP_URL": appURL, "PORT": "8443", "ISSUER": idp.URL(), "APP_SECRET_KEY": testSecretKey, "CLIENT_SECRET": clientSecret}
 	cfg, err := loadConfig(func(name string) string { return env[name] })
 	require.NoError(t, err)
 	logger := newDiscardLogger()
@@ -287,7 +307,7 @@ func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 	auth, err := newAuthenticator(cfg, logger)
 	require.NoError(t, err)
 	auth.now = idp.Now
-	handler := newHandler(logger, pages, auth, cfg.issuerOrigin())
+	handler := newHandler(logger, pages, auth, cfg)
 	registerRedirectURLs(t, idp, appURL)
 
 	rec := httptest.NewRecorder()

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -166,4 +169,78 @@ func hostOf(address string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// forgetAppCookie deletes one of the application's cookies from the browser.
+func (b *browser) forgetAppCookie(name string) {
+	b.t.Helper()
+	c, ok := b.appCookies()[name]
+	if !ok {
+		b.t.Fatalf("the browser holds no %s to delete", name)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	params := network.DeleteCookiesParams{Name: c.Name, Domain: c.Domain, Path: c.Path}
+	if _, err := chromedp.Call(ctx, network.DeleteCookies, params); err != nil {
+		b.t.Fatalf("step %q failed: %v", "delete the application's cookie "+name, err)
+	}
+}
+
+// logOut clicks Logout on the account page and waits to be back on the home page, after
+// FusionAuth's logout.
+func (b *browser) logOut() {
+	b.t.Helper()
+	b.do("click Logout", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
+	b.seeHome("come back from FusionAuth's logout to the home page")
+}
+
+// copiedSession is what someone who copied the browser's cookies holds: an HTTP client with
+// the application's cookies, which follows no redirects so each answer can be checked.
+type copiedSession struct {
+	t      *testing.T
+	client *http.Client
+}
+
+// copyAppCookies copies the application's cookies out of the browser.
+func (b *browser) copyAppCookies() *copiedSession {
+	b.t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		b.t.Fatalf("make a cookie jar: %v", err)
+	}
+	u, err := url.Parse(suite.appURL)
+	if err != nil {
+		b.t.Fatalf("parse %s: %v", suite.appURL, err)
+	}
+	var cookies []*http.Cookie
+	for _, c := range b.appCookies() {
+		cookies = append(cookies, &http.Cookie{Name: c.Name, Value: c.Value, Path: c.Path})
+	}
+	jar.SetCookies(u, cookies)
+	return &copiedSession{t: b.t, client: &http.Client{
+		Jar:           jar,
+		Timeout:       stepTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// openAccount asks for the account page with the copied cookies and returns the status and,
+// for a redirect, its target. A request to retry (307 to the same page, which the
+// application answers when FusionAuth refused a refresh that another request may have won)
+// is followed once, as a browser would.
+func (s *copiedSession) openAccount() (status int, location string) {
+	s.t.Helper()
+	for range 2 {
+		resp, err := s.client.Get(suite.appURL + "/account")
+		if err != nil {
+			s.t.Fatalf("GET /account with the copied cookies: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		status, location = resp.StatusCode, resp.Header.Get("Location")
+		if status != http.StatusTemporaryRedirect || location != "/account" {
+			break
+		}
+	}
+	return status, location
 }

@@ -23,6 +23,8 @@ var embeddedFiles embed.FS
 type pages struct {
 	logger    *slog.Logger
 	templates map[string]*template.Template
+	// static is the static folder alone, for handleStatic.
+	static fs.FS
 }
 
 // parsePages parses every template once, at start, so a broken template
@@ -36,7 +38,11 @@ func parsePages(logger *slog.Logger) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing pages: %w", err)
 	}
-	p := &pages{logger: logger, templates: make(map[string]*template.Template)}
+	static, err := fs.Sub(embeddedFiles, "static")
+	if err != nil {
+		return nil, fmt.Errorf("opening the static folder: %w", err)
+	}
+	p := &pages{logger: logger, templates: make(map[string]*template.Template), static: static}
 	for _, file := range files {
 		page, err := layout.Clone()
 		if err != nil {
@@ -99,13 +105,17 @@ func handleNotFound(pages *pages) http.Handler {
 	})
 }
 
-// handleStatic serves the embedded stylesheet and images. The embedded files
-// live under static/, so the request path /static/x.css is already their name.
+// handleStatic serves the embedded stylesheet and images, and nothing else:
+// the file server sees only the static folder (fs.Sub), so no path can climb
+// out of it to the templates. The mux does not clean an escaped dot-dot
+// (/static/%2e%2e/templates/…), so that cannot be left to the mux.
 func handleStatic(pages *pages) http.Handler {
-	files := http.FileServerFS(embeddedFiles)
+	static := pages.static
+	files := http.StripPrefix("/static", http.FileServerFS(static))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") {
-			// No directory listings.
+		// Only files, so no directory listing and no file server redirect.
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if info, err := fs.Stat(static, name); err != nil || info.IsDir() {
 			pages.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
 			return
 		}

@@ -42,6 +42,9 @@ func TestStubServesItsPages(t *testing.T) {
 		{"/", http.StatusOK, `id="login" class="button" href="/login"`},
 		{"/login", http.StatusNotImplemented, "not connected to FusionAuth yet"},
 		{"/static/changebank.css", http.StatusOK, ".button"},
+		// Only the static folder: escaped dot-dots reach no template.
+		{"/static/%2e%2e/templates/layout.html", http.StatusNotFound, `id="error"`},
+		{"/static/..%2ftemplates/layout.html", http.StatusNotFound, `id="error"`},
 		{"/account", http.StatusNotFound, `id="error"`},
 	}
 	for i, tt := range tests {
