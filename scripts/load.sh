@@ -128,7 +128,11 @@ measure() {
 	url=$2
 	shift 2
 	echo "wrk on $name: $url ($threads threads, $connections connections, $duration)"
-	wrk -t "$threads" -c "$connections" -d "$duration" --latency "$@" "$url" >"$work/$name.wrk"
+	if ! wrk -t "$threads" -c "$connections" -d "$duration" --latency "$@" "$url" >"$work/$name.wrk" 2>&1; then
+		cat "$work/$name.wrk" >&2
+		echo "load.sh: wrk failed on $name" >&2
+		exit 1
+	fi
 	if grep -q 'Non-2xx' "$work/$name.wrk"; then
 		cat "$work/$name.wrk" >&2
 		echo "load.sh: $name answered errors under load" >&2
