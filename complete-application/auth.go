@@ -54,6 +54,8 @@ type authenticator struct {
 	now func() time.Time
 	// retryInterval is discoveryRetryInterval; tests shorten it.
 	retryInterval time.Duration
+	// verified remembers the access tokens verifyAccessToken accepted.
+	verified *verifiedTokenCache
 
 	// discovered is set once discovery has succeeded. It is read on every
 	// protected request, so it is an atomic pointer rather than a mutex.
@@ -107,6 +109,7 @@ func newAuthenticator(cfg config, logger *slog.Logger) (*authenticator, error) {
 		retryInterval:      discoveryRetryInterval,
 		sessionIdleTimeout: cfg.sessionIdleTimeout,
 		sessionMaxLifetime: cfg.sessionMaxLifetime,
+		verified:           newVerifiedTokenCache(maxVerifiedTokens),
 	}
 	// Clock reads go through a.now, so tests that move it move this too.
 	a.refreshes = newRefreshCache(func() time.Time { return a.now() })
@@ -347,7 +350,16 @@ func (a *authenticator) verifyIDToken(ctx context.Context, p *identityProvider, 
 //
 // An expired token yields an error wrapping *oidc.TokenExpiredError; go-oidc
 // checks expiry last, so such a token is otherwise valid and worth refreshing.
+//
+// A token whose exact bytes already passed every check, and that has not
+// expired since, needs only the check that binds it to this session.
 func (a *authenticator) verifyAccessToken(ctx context.Context, p *identityProvider, accessToken, subject string) (*oidc.IDToken, error) {
+	if token, ok := a.verified.lookup(accessToken, a.now()); ok {
+		if token.Subject != subject {
+			return nil, errors.New("access token is for another user than the session")
+		}
+		return token, nil
+	}
 	token, err := p.verifier.Verify(ctx, accessToken)
 	if err != nil {
 		return nil, fmt.Errorf("verifying access token: %w", err)
@@ -358,6 +370,7 @@ func (a *authenticator) verifyAccessToken(ctx context.Context, p *identityProvid
 	if aud, ok := a.untrustedAudience(token.Audience); ok {
 		return nil, fmt.Errorf("access token has an untrusted audience %q", aud)
 	}
+	a.verified.add(accessToken, token, a.now())
 	return token, nil
 }
 

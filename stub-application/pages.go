@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 )
 
 // The templates and the stylesheet are compiled into the binary, so the app
@@ -25,6 +26,9 @@ type pages struct {
 	templates map[string]*template.Template
 	// static is the static folder alone, for handleStatic.
 	static fs.FS
+	// buffers are reused across requests: a page rendered into a fresh
+	// buffer would grow it, and allocate, several times over.
+	buffers sync.Pool
 }
 
 // parsePages parses every template once, at start, so a broken template
@@ -66,8 +70,15 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	var buf bytes.Buffer
-	if err := page.ExecuteTemplate(&buf, "layout", data); err != nil {
+	buf, _ := p.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		buf.Reset()
+		p.buffers.Put(buf)
+	}()
+	if err := page.ExecuteTemplate(buf, "layout", data); err != nil {
 		p.logger.Error("rendering page", "template", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
