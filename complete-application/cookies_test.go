@@ -11,11 +11,11 @@ import (
 )
 
 func TestCookieJarSealsAndOpens(t *testing.T) {
-	jar, err := newCookieJar([]byte(testSecretKey), false)
+	jar, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	replica, err := newCookieJar([]byte(testSecretKey), false)
+	replica, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	stranger, err := newCookieJar([]byte("some-other-secret-key-of-32-characters"), false)
+	stranger, err := newCookieSealer([]byte("some-other-secret-key-of-32-characters"), false)
 	require.NoError(t, err)
 
 	sealed := jar.seal(accessTokenCookie, []byte("token"))
@@ -37,19 +37,19 @@ func TestCookieJarSealsAndOpens(t *testing.T) {
 }
 
 func TestCookieJarRefusesOversizedCookies(t *testing.T) {
-	jar, err := newCookieJar([]byte(testSecretKey), false)
+	jar, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	_, err = jar.sealed(accessTokenCookie, []byte(strings.Repeat("x", 3500)), 0)
+	_, err = jar.sealedCookie(accessTokenCookie, []byte(strings.Repeat("x", 3500)), 0)
 	assert.ErrorIs(t, err, errCookieTooLarge)
 
-	c, err := jar.sealed(accessTokenCookie, []byte(strings.Repeat("x", 2000)), 0)
+	c, err := jar.sealedCookie(accessTokenCookie, []byte(strings.Repeat("x", 2000)), 0)
 	require.NoError(t, err)
 	assert.Less(t, len(c.String()), maxCookieSize)
 }
 
 func TestCookieJarClearMatchesAttributes(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		jar, err := newCookieJar([]byte(testSecretKey), secure)
+		jar, err := newCookieSealer([]byte(testSecretKey), secure)
 		require.NoError(t, err)
 		rec := httptest.NewRecorder()
 		jar.clear(rec, loginCookie)

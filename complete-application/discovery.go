@@ -32,7 +32,7 @@ type authenticator struct {
 	clientSecret string
 	redirectURL  string // APP_URL/callback
 	logoutURL    string // APP_URL/logout, the post_logout_redirect_uri
-	cookies      *cookieJar
+	cookies      *cookieSealer
 	logger       *slog.Logger
 	// httpClient carries upstreamTimeout to go-oidc and x/oauth2.
 	httpClient *http.Client
@@ -71,7 +71,7 @@ type identityProvider struct {
 }
 
 func newAuthenticator(cfg config, logger *slog.Logger) (*authenticator, error) {
-	cookies, err := newCookieJar(cfg.secretKey, cfg.appURL.Scheme == "https")
+	cookies, err := newCookieSealer(cfg.secretKey, cfg.appURL.Scheme == "https")
 	if err != nil {
 		return nil, err
 	}

@@ -174,7 +174,7 @@ func TestCrossOriginPostsAreRefused(t *testing.T) {
 // cookie, the answer is "logged out", never an error page or a panic.
 func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
-	otherKey, err := newCookieJar([]byte("another-secret-key-of-32-characters-or-more"), false)
+	otherKey, err := newCookieSealer([]byte("another-secret-key-of-32-characters-or-more"), false)
 	require.NoError(t, err)
 
 	tests := []struct {
