@@ -84,11 +84,12 @@ func TestRoutesLoggedIn(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, home.StatusCode)
 	assert.Equal(t, "/account", home.Header.Get("Location"))
 
-	for _, path := range []string{"/account", "/make-change"} {
+	// Each page shows what only a logged-in user sees there.
+	for path, want := range map[string]string{"/account": testUserEmail, "/make-change": `id="make-change-form"`} {
 		resp := app.get(path)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, path)
 		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
-		assert.Contains(t, resp.body, testUserEmail, path)
+		assert.Contains(t, resp.body, want, path)
 		assertSecurityHeaders(t, resp.Response)
 	}
 	form := app.get("/make-change")
