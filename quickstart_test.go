@@ -26,11 +26,13 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -54,14 +56,126 @@ type checkpoint struct {
 	files map[string][]byte
 }
 
+// update rewrites quickstart.md's code blocks from the code before checking it:
+//
+//	go test -run TestQuickstartMatchesCode . -update
+//
+// It refreshes every stub= block, every file= block that is the file's last change, and every
+// excerpt= block (the lines from its first line to its last, as they are now). diff blocks,
+// copy lines and the prose stay as they are; the check then names whatever is left to fix.
+var update = flag.Bool("update", false, "rewrite quickstart.md's stub=, file= and excerpt= blocks from the code")
+
 func TestQuickstartMatchesCode(t *testing.T) {
 	md, stub, complete := loadTutorialInputs(t)
+	if *update {
+		updated, notes := updateTutorial(md, stub, complete)
+		for _, note := range notes {
+			t.Log(note)
+		}
+		require.NoError(t, os.WriteFile("quickstart.md", updated, 0o644))
+		md = updated
+	}
 	for _, problem := range checkTutorial(md, stub, complete) {
 		t.Error(problem)
 	}
 }
 
-// The check above is only worth something if it notices a one-character difference on either
+// updateTutorial returns md with its stub=, file= and excerpt= blocks taken from the code, and
+// a note for each block it could not update.
+func updateTutorial(md []byte, stub, complete map[string][]byte) ([]byte, []string) {
+	blocks, err := parseTutorial(md)
+	if err != nil {
+		return md, []string{err.Error()}
+	}
+	lastChange := map[string]int{} // file -> index of the last block that writes it
+	for i, b := range blocks {
+		if b.kind == "file" || b.kind == "diff" || b.kind == "copy" {
+			lastChange[b.file] = i
+		}
+	}
+	var notes []string
+	replacement := map[int]string{} // opening fence line -> new body
+	for i, b := range blocks {
+		switch {
+		case b.kind == "stub" && stub[b.file] != nil:
+			replacement[b.line] = string(stub[b.file])
+		case b.kind == "file" && lastChange[b.file] == i && complete[b.file] != nil:
+			replacement[b.line] = string(complete[b.file])
+		case b.kind == "excerpt":
+			if lines, ok := sameSpan(string(complete[b.file]), b.content); ok {
+				replacement[b.line] = lines
+			} else {
+				notes = append(notes, fmt.Sprintf("quickstart.md:%d: the first and last lines of this excerpt of %s are no longer in it once each; update it by hand", b.line, b.file))
+			}
+		}
+	}
+	var out strings.Builder
+	lines := strings.SplitAfter(string(md), "\n")
+	for n := 0; n < len(lines); n++ {
+		out.WriteString(lines[n])
+		body, ok := replacement[n+1]
+		if !ok {
+			continue
+		}
+		for n+1 < len(lines) && strings.TrimSuffix(lines[n+1], "\n") != "```" {
+			n++ // skip the old body
+		}
+		out.WriteString(body)
+	}
+	return []byte(out.String()), notes
+}
+
+// sameSpan finds in content the lines from excerpt's first line (which must be there exactly
+// once) to the next occurrence of its last line, and returns them.
+func sameSpan(content, excerpt string) (string, bool) {
+	lines := strings.Split(strings.TrimSuffix(excerpt, "\n"), "\n")
+	padded := "\n" + content
+	first := "\n" + lines[0] + "\n"
+	if strings.Count(padded, first) != 1 {
+		return "", false
+	}
+	start := strings.Index(padded, first) + 1 // where the first line starts
+	end := start + len(first) - 1             // just after its newline
+	if len(lines) > 1 {
+		last := "\n" + lines[len(lines)-1] + "\n"
+		i := strings.Index(padded[end-1:], last)
+		if i < 0 {
+			return "", false
+		}
+		end += i + len(last) - 1
+	}
+	return padded[start:end], true
+}
+
+// A change in the code that the tutorial shows is what -update exists for: after it, the check
+// passes again, and before it, the check names the change.
+func TestQuickstartUpdateFollowsTheCode(t *testing.T) {
+	md, stub, complete := loadTutorialInputs(t)
+	blocks, err := parseTutorial(md)
+	require.NoError(t, err)
+	changed := cloneFiles(complete)
+	var touched []string
+	for _, b := range blocks {
+		if (b.kind == "excerpt" || b.kind == "file") && !slices.Contains(touched, b.file) {
+			// Change a line in the middle of what the block shows, as a colleague might.
+			lines := strings.Split(strings.TrimSuffix(b.content, "\n"), "\n")
+			middle := lines[len(lines)/2]
+			require.Contains(t, string(changed[b.file]), middle+"\n")
+			changed[b.file] = []byte(strings.Replace(string(changed[b.file]), middle+"\n", middle+" // changed\n", 1))
+			touched = append(touched, b.file)
+		}
+	}
+	require.NotEmpty(t, touched)
+	require.NotEmpty(t, checkTutorial(md, stub, changed), "the check must notice the changes first")
+
+	updated, notes := updateTutorial(md, stub, changed)
+	assert.Empty(t, notes)
+	assert.Empty(t, checkTutorial(updated, stub, changed), "after -update, for changes in %v", touched)
+	again, _ := updateTutorial(updated, stub, changed)
+	assert.Equal(t, string(updated), string(again), "a second -update changes nothing")
+}
+
+// TestQuickstartMatchesCode is only worth something if it notices a one-character difference on either
 // side. These cases make such a change in memory and expect at least one problem.
 func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 	md, stub, complete := loadTutorialInputs(t)
