@@ -20,7 +20,8 @@ package changebank_test
 //
 // A line <!-- checkpoint: NAME --> marks the end of a step: quickstart_checkpoints_test.go builds
 // the reader's application as it stands there and checks what the tutorial promises (see
-// checkpointChecks).
+// checkpointChecks). When the code changes, `go test -run TestQuickstartMatchesCode . -update`
+// rewrites the blocks it can (see update) and the check names the rest.
 
 import (
 	"bufio"
@@ -175,8 +176,8 @@ func TestQuickstartUpdateFollowsTheCode(t *testing.T) {
 	assert.Equal(t, string(updated), string(again), "a second -update changes nothing")
 }
 
-// TestQuickstartMatchesCode is only worth something if it notices a one-character difference on either
-// side. These cases make such a change in memory and expect at least one problem.
+// TestQuickstartMatchesCode is only worth something if it notices a one-character difference on
+// either side. These cases make such a change in memory and expect at least one problem.
 func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 	md, stub, complete := loadTutorialInputs(t)
 	require.Empty(t, checkTutorial(md, stub, complete), "the unmodified tutorial must pass first")
