@@ -3,24 +3,37 @@ package changebank_test
 // This test keeps quickstart.md honest. The tutorial is written as a sequence of code blocks that
 // name the file they belong to, in the fence's info string:
 //
-//	```go stub=main.go          the whole file, exactly as it is in stub-application/
-//	```go file=auth.go          create (or replace) this file of the reader's application
+//	```go stub=routes.go        the whole file, exactly as it is in stub-application/
+//	```go file=login.go         create (or replace) this file of the reader's application
 //	```diff file=routes.go      edit this file: ' ' context, '-' removed, '+' added lines;
 //	                            a line starting with @@ starts a new hunk
+//	```go excerpt=session.go    a few lines the reader's file holds at this point, as shown
 //
-// Every such block must follow a paragraph that names its file in backticks, so a reader
-// always knows where the code goes. Starting from stub-application/ and applying the file= and
-// diff blocks in order must give complete-application/ exactly. Test files (*_test.go) are not
-// part of the tutorial's steps; the tutorial says so in its own words.
+// and of shell blocks, whose lines of the form
+//
+//	cp complete-application/PATH my-changebank/PATH
+//
+// copy a file the reader does not type. Every named block must follow a paragraph that names
+// its file in backticks, so a reader always knows where the code goes. Starting from
+// stub-application/ and applying the blocks and copies in order must give complete-application/
+// exactly. Test files (*_test.go) are not part of the tutorial's steps.
+//
+// A line <!-- checkpoint: NAME --> marks the end of a step: quickstart_checkpoints_test.go builds
+// the reader's application as it stands there and checks what the tutorial promises (see
+// checkpointChecks). When the code changes, `go test -run TestQuickstartMatchesCode . -update`
+// rewrites the blocks it can (see update) and the check names the rest.
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -31,21 +44,140 @@ import (
 
 // tutorialBlock is one fenced code block of the tutorial that names a file.
 type tutorialBlock struct {
-	kind    string // "stub", "file" or "diff"
-	file    string // path inside the application folder, slash-separated
+	kind    string // "stub", "file", "diff", "excerpt", "copy" or "checkpoint"
+	file    string // path inside the application folder, slash-separated; a checkpoint's name
 	content string
 	line    int // line of the opening fence in quickstart.md, for error messages
 }
 
+// checkpoint is the reader's application at the end of a step.
+type checkpoint struct {
+	name  string
+	line  int
+	files map[string][]byte
+}
+
+// update rewrites quickstart.md's code blocks from the code before checking it:
+//
+//	go test -run TestQuickstartMatchesCode . -update
+//
+// It refreshes every stub= block, every file= block that is the file's last change, and every
+// excerpt= block (the lines from its first line to its last, as they are now). diff blocks,
+// copy lines and the prose stay as they are; the check then names whatever is left to fix.
+var update = flag.Bool("update", false, "rewrite quickstart.md's stub=, file= and excerpt= blocks from the code")
+
 func TestQuickstartMatchesCode(t *testing.T) {
 	md, stub, complete := loadTutorialInputs(t)
+	if *update {
+		updated, notes := updateTutorial(md, stub, complete)
+		for _, note := range notes {
+			t.Log(note)
+		}
+		require.NoError(t, os.WriteFile("quickstart.md", updated, 0o644))
+		md = updated
+	}
 	for _, problem := range checkTutorial(md, stub, complete) {
 		t.Error(problem)
 	}
 }
 
-// The check above is only worth something if it notices a one-character difference on either
-// side. These cases make such a change in memory and expect at least one problem.
+// updateTutorial returns md with its stub=, file= and excerpt= blocks taken from the code, and
+// a note for each block it could not update.
+func updateTutorial(md []byte, stub, complete map[string][]byte) ([]byte, []string) {
+	blocks, err := parseTutorial(md)
+	if err != nil {
+		return md, []string{err.Error()}
+	}
+	lastChange := map[string]int{} // file -> index of the last block that writes it
+	for i, b := range blocks {
+		if b.kind == "file" || b.kind == "diff" || b.kind == "copy" {
+			lastChange[b.file] = i
+		}
+	}
+	var notes []string
+	replacement := map[int]string{} // opening fence line -> new body
+	for i, b := range blocks {
+		switch {
+		case b.kind == "stub" && stub[b.file] != nil:
+			replacement[b.line] = string(stub[b.file])
+		case b.kind == "file" && lastChange[b.file] == i && complete[b.file] != nil:
+			replacement[b.line] = string(complete[b.file])
+		case b.kind == "excerpt":
+			if lines, ok := sameSpan(string(complete[b.file]), b.content); ok {
+				replacement[b.line] = lines
+			} else {
+				notes = append(notes, fmt.Sprintf("quickstart.md:%d: the first and last lines of this excerpt of %s are no longer in it once each; update it by hand", b.line, b.file))
+			}
+		}
+	}
+	var out strings.Builder
+	lines := strings.SplitAfter(string(md), "\n")
+	for n := 0; n < len(lines); n++ {
+		out.WriteString(lines[n])
+		body, ok := replacement[n+1]
+		if !ok {
+			continue
+		}
+		for n+1 < len(lines) && strings.TrimSuffix(lines[n+1], "\n") != "```" {
+			n++ // skip the old body
+		}
+		out.WriteString(body)
+	}
+	return []byte(out.String()), notes
+}
+
+// sameSpan finds in content the lines from excerpt's first line (which must be there exactly
+// once) to the next occurrence of its last line, and returns them.
+func sameSpan(content, excerpt string) (string, bool) {
+	lines := strings.Split(strings.TrimSuffix(excerpt, "\n"), "\n")
+	padded := "\n" + content
+	first := "\n" + lines[0] + "\n"
+	if strings.Count(padded, first) != 1 {
+		return "", false
+	}
+	start := strings.Index(padded, first) + 1 // where the first line starts
+	end := start + len(first) - 1             // just after its newline
+	if len(lines) > 1 {
+		last := "\n" + lines[len(lines)-1] + "\n"
+		i := strings.Index(padded[end-1:], last)
+		if i < 0 {
+			return "", false
+		}
+		end += i + len(last) - 1
+	}
+	return padded[start:end], true
+}
+
+// A change in the code that the tutorial shows is what -update exists for: after it, the check
+// passes again, and before it, the check names the change.
+func TestQuickstartUpdateFollowsTheCode(t *testing.T) {
+	md, stub, complete := loadTutorialInputs(t)
+	blocks, err := parseTutorial(md)
+	require.NoError(t, err)
+	changed := cloneFiles(complete)
+	var touched []string
+	for _, b := range blocks {
+		if (b.kind == "excerpt" || b.kind == "file") && !slices.Contains(touched, b.file) {
+			// Change a line in the middle of what the block shows, as a colleague might.
+			lines := strings.Split(strings.TrimSuffix(b.content, "\n"), "\n")
+			middle := lines[len(lines)/2]
+			require.Contains(t, string(changed[b.file]), middle+"\n")
+			changed[b.file] = []byte(strings.Replace(string(changed[b.file]), middle+"\n", middle+" // changed\n", 1))
+			touched = append(touched, b.file)
+		}
+	}
+	require.NotEmpty(t, touched)
+	require.NotEmpty(t, checkTutorial(md, stub, changed), "the check must notice the changes first")
+
+	updated, notes := updateTutorial(md, stub, changed)
+	assert.Empty(t, notes)
+	assert.Empty(t, checkTutorial(updated, stub, changed), "after -update, for changes in %v", touched)
+	again, _ := updateTutorial(updated, stub, changed)
+	assert.Equal(t, string(updated), string(again), "a second -update changes nothing")
+}
+
+// TestQuickstartMatchesCode is only worth something if it notices a one-character difference on
+// either side. These cases make such a change in memory and expect at least one problem.
 func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 	md, stub, complete := loadTutorialInputs(t)
 	require.Empty(t, checkTutorial(md, stub, complete), "the unmodified tutorial must pass first")
@@ -54,7 +186,8 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 	require.NoError(t, err)
 	firstOf := func(kind string) tutorialBlock {
 		for _, b := range blocks {
-			if b.kind == kind && len(strings.TrimSpace(b.content)) > 0 {
+			hasContent := len(strings.TrimSpace(b.content)) > 0
+			if b.kind == kind && (hasContent || kind == "copy" || kind == "checkpoint") {
 				return b
 			}
 		}
@@ -83,9 +216,37 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 			stub[firstOf("stub").file] = flipOneCharacter(stub[firstOf("stub").file])
 			return md
 		}},
+		{"one character changed in an excerpt= block", func(md []byte, _, _ map[string][]byte) []byte {
+			return mutateBlock(t, md, firstOf("excerpt"))
+		}},
+		// A copy takes whatever the file holds, so only the lines the tutorial shows can drift.
+		{"one character changed in the shown lines of a copied file", func(md []byte, _, complete map[string][]byte) []byte {
+			b := firstOf("excerpt")
+			changed := string(flipOneCharacter([]byte(b.content)))
+			require.Contains(t, string(complete[b.file]), b.content)
+			complete[b.file] = []byte(strings.Replace(string(complete[b.file]), b.content, changed, 1))
+			return md
+		}},
 		{"a complete-application file the tutorial never mentions", func(md []byte, _, complete map[string][]byte) []byte {
 			complete["unexplained.go"] = []byte("package main\n")
 			return md
+		}},
+		{"a copy instruction removed", func(md []byte, _, _ map[string][]byte) []byte {
+			line := "cp complete-application/" + firstOf("copy").file + " my-changebank/" + firstOf("copy").file + "\n"
+			require.Contains(t, string(md), line)
+			return bytes.Replace(md, []byte(line), nil, 1)
+		}},
+		{"a copy instruction the test cannot read", func(md []byte, _, _ map[string][]byte) []byte {
+			line := "cp complete-application/" + firstOf("copy").file + " my-changebank/"
+			require.Contains(t, string(md), line)
+			return bytes.Replace(md, []byte(line), []byte(line+"x"), 1)
+		}},
+		{"an unknown checkpoint", func(md []byte, _, _ map[string][]byte) []byte {
+			return bytes.Replace(md, []byte("<!-- checkpoint: "), []byte("<!-- checkpoint: no-such-"), 1)
+		}},
+		{"a checkpoint never declared", func(md []byte, _, _ map[string][]byte) []byte {
+			b := firstOf("checkpoint")
+			return bytes.Replace(md, []byte("<!-- checkpoint: "+b.file+" -->\n"), nil, 1)
 		}},
 	}
 	for _, tt := range tests {
@@ -158,15 +319,46 @@ func TestApplyDiff(t *testing.T) {
 
 // checkTutorial returns every way in which the tutorial and the two applications disagree.
 func checkTutorial(md []byte, stub, complete map[string][]byte) []string {
+	_, problems := replayTutorial(md, stub, complete)
+	return problems
+}
+
+// replayTutorial follows the tutorial from the stub, as a reader would, and returns the reader's
+// application at each checkpoint and every way in which the tutorial and the code disagree.
+func replayTutorial(md []byte, stub, complete map[string][]byte) ([]checkpoint, []string) {
 	blocks, err := parseTutorial(md)
 	if err != nil {
-		return []string{err.Error()}
+		return nil, []string{err.Error()}
 	}
-	var problems []string
+	var (
+		problems    []string
+		checkpoints []checkpoint
+		declared    = map[string]bool{}
+	)
 	reader := cloneFiles(stub) // the reader's application as it grows, step by step
 	for _, b := range blocks {
 		where := fmt.Sprintf("quickstart.md:%d (%s=%s)", b.line, b.kind, b.file)
 		switch b.kind {
+		case "checkpoint":
+			if _, known := checkpointChecks[b.file]; !known {
+				problems = append(problems, fmt.Sprintf("quickstart.md:%d: unknown checkpoint %q (known: %s)", b.line, b.file, strings.Join(checkpointNames(), ", ")))
+				continue
+			}
+			declared[b.file] = true
+			checkpoints = append(checkpoints, checkpoint{name: b.file, line: b.line, files: cloneFiles(reader)})
+		case "copy":
+			content, ok := complete[b.file]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s: copies complete-application/%s, which does not exist", where, b.file))
+				continue
+			}
+			reader[b.file] = bytes.Clone(content)
+		case "excerpt":
+			if got, ok := reader[b.file]; !ok {
+				problems = append(problems, fmt.Sprintf("%s: shows lines of %s, which the reader does not have at this step", where, b.file))
+			} else if !strings.Contains("\n"+string(got), "\n"+b.content) {
+				problems = append(problems, fmt.Sprintf("%s: these lines are not in the reader's %s at this step:\n%s", where, b.file, b.content))
+			}
 		case "stub":
 			if got, ok := stub[b.file]; !ok {
 				problems = append(problems, fmt.Sprintf("%s: stub-application/%s does not exist", where, b.file))
@@ -189,6 +381,11 @@ func checkTutorial(md []byte, stub, complete map[string][]byte) []string {
 			reader[b.file] = []byte(after)
 		}
 	}
+	for _, name := range checkpointNames() {
+		if !declared[name] {
+			problems = append(problems, fmt.Sprintf("quickstart.md never declares <!-- checkpoint: %s -->", name))
+		}
+	}
 	for _, name := range sortedUnion(reader, complete) {
 		got, inReader := reader[name]
 		want, inComplete := complete[name]
@@ -201,10 +398,16 @@ func checkTutorial(md []byte, stub, complete map[string][]byte) []string {
 			problems = append(problems, fmt.Sprintf("after the tutorial, %s differs from complete-application/%s:\n%s", name, name, firstDifference(string(got), string(want))))
 		}
 	}
-	return problems
+	return checkpoints, problems
 }
 
-// parseTutorial finds the fenced blocks whose info string names a file.
+var (
+	copyLine       = regexp.MustCompile(`^cp complete-application/(\S+) my-changebank/(\S+)$`)
+	checkpointLine = regexp.MustCompile(`^<!-- checkpoint: ([a-z-]+) -->$`)
+)
+
+// parseTutorial finds the fenced blocks whose info string names a file, the copies in shell
+// blocks and the checkpoints.
 func parseTutorial(md []byte) ([]tutorialBlock, error) {
 	var (
 		blocks    []tutorialBlock
@@ -212,6 +415,7 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 		body      strings.Builder
 		paragraph strings.Builder // the last paragraph before a fence
 		blank     bool            // whether the previous line was blank
+		shell     bool            // whether the current block holds shell commands
 	)
 	scanner := bufio.NewScanner(bytes.NewReader(md))
 	scanner.Buffer(make([]byte, 0, 64*1024), 1024*1024)
@@ -229,6 +433,7 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 				return nil, fmt.Errorf("quickstart.md:%d: the paragraph before a %s= block must name `%s`", n, b.kind, b.file)
 			}
 			current = &b
+			shell = len(info) > 0 && info[0] == "shell"
 			body.Reset()
 		case current != nil && line == "```":
 			if current.kind != "" {
@@ -237,9 +442,21 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 			}
 			current = nil
 			paragraph.Reset()
+		case current != nil && shell && strings.HasPrefix(strings.TrimSpace(line), "cp complete-application/"):
+			m := copyLine.FindStringSubmatch(line)
+			if m == nil || m[1] != m[2] || path.Clean(m[1]) != m[1] || strings.HasPrefix(m[1], "..") {
+				return nil, fmt.Errorf("quickstart.md:%d: write a copy as `cp complete-application/PATH my-changebank/PATH`, one file a line: %q", n, line)
+			}
+			blocks = append(blocks, tutorialBlock{kind: "copy", file: m[1], line: n})
 		case current != nil:
 			body.WriteString(line)
 			body.WriteByte('\n')
+		case strings.Contains(line, "checkpoint:"):
+			m := checkpointLine.FindStringSubmatch(line)
+			if m == nil {
+				return nil, fmt.Errorf("quickstart.md:%d: write a checkpoint as <!-- checkpoint: NAME --> on a line of its own: %q", n, line)
+			}
+			blocks = append(blocks, tutorialBlock{kind: "checkpoint", file: m[1], line: n})
 		case strings.TrimSpace(line) == "":
 			blank = true
 		default:
@@ -266,8 +483,8 @@ func blockFromInfo(info []string, line int) (b tutorialBlock, named bool, err er
 	b.line = line
 	for _, field := range info[min(1, len(info)):] {
 		kind, file, ok := strings.Cut(field, "=")
-		if !ok || (kind != "stub" && kind != "file") {
-			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub= or file=)", line, field)
+		if !ok || (kind != "stub" && kind != "file" && kind != "excerpt") {
+			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub=, file= or excerpt=)", line, field)
 		}
 		if path.Clean(file) != file || strings.HasPrefix(file, "..") || path.IsAbs(file) {
 			return b, false, fmt.Errorf("quickstart.md:%d: %q is not a clean relative path", line, file)

@@ -14,7 +14,7 @@ import (
 )
 
 // The cookies the application sets. All start with cb_ and, when APP_URL is
-// https, get the __Host- prefix (see cookieJar.name).
+// https, get the __Host- prefix (see cookieSealer.name).
 const (
 	// loginCookie carries one login's state, nonce and PKCE verifier from
 	// /login to /callback.
@@ -41,13 +41,13 @@ const sealVersion byte = 1
 // attributes). Larger cookies are dropped silently, so we refuse to set them.
 const maxCookieSize = 4096
 
-// cookieJar seals and opens the application's cookies.
+// cookieSealer seals and opens the application's cookies.
 //
 // Every value is encrypted and authenticated with AES-GCM under a key derived
 // from APP_SECRET_KEY, so the browser holds the session but can neither read
 // nor change it, and there is no session store on the server: any replica
 // with the same APP_SECRET_KEY can read any cookie.
-type cookieJar struct {
+type cookieSealer struct {
 	aead cipher.AEAD
 	// secure is true when APP_URL is https: the cookies are then sent over
 	// https only and get the __Host- prefix, which also pins them to this
@@ -55,7 +55,7 @@ type cookieJar struct {
 	secure bool
 }
 
-func newCookieJar(secretKey []byte, secure bool) (*cookieJar, error) {
+func newCookieSealer(secretKey []byte, secure bool) (*cookieSealer, error) {
 	// HKDF turns the configured secret, whatever its form, into a uniformly
 	// random 256-bit key dedicated to this one purpose.
 	key, err := hkdf.Key(sha256.New, secretKey, nil, "changebank cookie sealing v1", 32)
@@ -71,11 +71,11 @@ func newCookieJar(secretKey []byte, secure bool) (*cookieJar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the cookie cipher: %w", err)
 	}
-	return &cookieJar{aead: aead, secure: secure}, nil
+	return &cookieSealer{aead: aead, secure: secure}, nil
 }
 
 // name is the cookie's name as the browser stores it.
-func (j *cookieJar) name(base string) string {
+func (j *cookieSealer) name(base string) string {
 	if j.secure {
 		return "__Host-" + base
 	}
@@ -87,12 +87,12 @@ func (j *cookieJar) name(base string) string {
 // sealed value only opens under the name it was sealed for: nobody can move,
 // say, the login cookie's value into the token cookie, or a value sealed for
 // a plain-http deployment into a __Host- cookie.
-func (j *cookieJar) seal(base string, value []byte) string {
+func (j *cookieSealer) seal(base string, value []byte) string {
 	sealed := j.aead.Seal([]byte{sealVersion}, nil, value, j.additionalData(base))
 	return base64.RawURLEncoding.EncodeToString(sealed)
 }
 
-func (j *cookieJar) open(base, sealed string) ([]byte, error) {
+func (j *cookieSealer) open(base, sealed string) ([]byte, error) {
 	data, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil {
 		return nil, fmt.Errorf("decoding cookie %s: %w", base, err)
@@ -108,16 +108,16 @@ func (j *cookieJar) open(base, sealed string) ([]byte, error) {
 }
 
 // additionalData is what a sealed value is bound to besides the key.
-func (j *cookieJar) additionalData(base string) []byte {
+func (j *cookieSealer) additionalData(base string) []byte {
 	return append([]byte{sealVersion}, j.name(base)...)
 }
 
 // errCookieTooLarge means a token is too big to fit in a cookie.
 var errCookieTooLarge = errors.New("cookie would exceed 4096 bytes")
 
-// sealed returns the cookie called base holding value, sealed. maxAge 0 makes
+// sealedCookie returns the cookie called base holding value, sealed. maxAge 0 makes
 // a session cookie, which the browser forgets when it closes.
-func (j *cookieJar) sealed(base string, value []byte, maxAge time.Duration) (*http.Cookie, error) {
+func (j *cookieSealer) sealedCookie(base string, value []byte, maxAge time.Duration) (*http.Cookie, error) {
 	c := j.cookie(base, j.seal(base, value))
 	if maxAge > 0 {
 		c.MaxAge = int(maxAge / time.Second)
@@ -129,12 +129,12 @@ func (j *cookieJar) sealed(base string, value []byte, maxAge time.Duration) (*ht
 }
 
 // setJSON seals v, encoded as JSON, into the cookie called base.
-func (j *cookieJar) setJSON(w http.ResponseWriter, base string, v any, maxAge time.Duration) error {
+func (j *cookieSealer) setJSON(w http.ResponseWriter, base string, v any, maxAge time.Duration) error {
 	value, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encoding cookie %s: %w", base, err)
 	}
-	c, err := j.sealed(base, value, maxAge)
+	c, err := j.sealedCookie(base, value, maxAge)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func setCookie(w http.ResponseWriter, c *http.Cookie) {
 // get opens the cookie called base. A missing cookie is http.ErrNoCookie; a
 // truncated, tampered or foreign one is another error. Either way, the
 // request is not logged in.
-func (j *cookieJar) get(r *http.Request, base string) ([]byte, error) {
+func (j *cookieSealer) get(r *http.Request, base string) ([]byte, error) {
 	c, err := r.Cookie(j.name(base))
 	if err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func (j *cookieJar) get(r *http.Request, base string) ([]byte, error) {
 }
 
 // getJSON opens the cookie called base and decodes its JSON into v.
-func (j *cookieJar) getJSON(r *http.Request, base string, v any) error {
+func (j *cookieSealer) getJSON(r *http.Request, base string, v any) error {
 	value, err := j.get(r, base)
 	if err != nil {
 		return err
@@ -176,7 +176,7 @@ func (j *cookieJar) getJSON(r *http.Request, base string, v any) error {
 
 // clear tells the browser to delete the cookie called base. The attributes
 // must match the ones it was set with, or a browser keeps the old cookie.
-func (j *cookieJar) clear(w http.ResponseWriter, base string) {
+func (j *cookieSealer) clear(w http.ResponseWriter, base string) {
 	c := j.cookie(base, "")
 	c.MaxAge = -1
 	setCookie(w, c)
@@ -186,7 +186,7 @@ func (j *cookieJar) clear(w http.ResponseWriter, base string) {
 // this application has. HttpOnly hides it from JavaScript. SameSite=Lax keeps
 // it off cross-site subrequests and posts, yet still sends it on the top-level
 // redirect back from FusionAuth, which Strict would not.
-func (j *cookieJar) cookie(base, value string) *http.Cookie {
+func (j *cookieSealer) cookie(base, value string) *http.Cookie {
 	return &http.Cookie{
 		Name:     j.name(base),
 		Value:    value,

@@ -12,11 +12,11 @@ import (
 )
 
 func TestCookieJarSealsAndOpens(t *testing.T) {
-	jar, err := newCookieJar([]byte(testSecretKey), false)
+	jar, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	replica, err := newCookieJar([]byte(testSecretKey), false)
+	replica, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	stranger, err := newCookieJar([]byte("some-other-secret-key-of-32-characters"), false)
+	stranger, err := newCookieSealer([]byte("some-other-secret-key-of-32-characters"), false)
 	require.NoError(t, err)
 
 	sealed := jar.seal(accessTokenCookie, []byte("token"))
@@ -38,19 +38,19 @@ func TestCookieJarSealsAndOpens(t *testing.T) {
 }
 
 func TestCookieJarRefusesOversizedCookies(t *testing.T) {
-	jar, err := newCookieJar([]byte(testSecretKey), false)
+	jar, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	_, err = jar.sealed(accessTokenCookie, []byte(strings.Repeat("x", 3500)), 0)
+	_, err = jar.sealedCookie(accessTokenCookie, []byte(strings.Repeat("x", 3500)), 0)
 	assert.ErrorIs(t, err, errCookieTooLarge)
 
-	c, err := jar.sealed(accessTokenCookie, []byte(strings.Repeat("x", 2000)), 0)
+	c, err := jar.sealedCookie(accessTokenCookie, []byte(strings.Repeat("x", 2000)), 0)
 	require.NoError(t, err)
 	assert.Less(t, len(c.String()), maxCookieSize)
 }
 
 func TestCookieJarClearMatchesAttributes(t *testing.T) {
 	for _, secure := range []bool{false, true} {
-		jar, err := newCookieJar([]byte(testSecretKey), secure)
+		jar, err := newCookieSealer([]byte(testSecretKey), secure)
 		require.NoError(t, err)
 		rec := httptest.NewRecorder()
 		jar.clear(rec, loginCookie)
@@ -70,9 +70,9 @@ func TestCookieJarClearMatchesAttributes(t *testing.T) {
 // cookie does not open as its __Host- twin, nor the other way round, and a
 // value of another format version does not open at all.
 func TestSealedValuesBindTheFullNameAndVersion(t *testing.T) {
-	plain, err := newCookieJar([]byte(testSecretKey), false)
+	plain, err := newCookieSealer([]byte(testSecretKey), false)
 	require.NoError(t, err)
-	host, err := newCookieJar([]byte(testSecretKey), true)
+	host, err := newCookieSealer([]byte(testSecretKey), true)
 	require.NoError(t, err)
 
 	_, err = host.open(userCookie, plain.seal(userCookie, []byte("v")))

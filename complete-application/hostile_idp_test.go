@@ -23,7 +23,7 @@ import (
 // browser did not start is refused before the code is spent, so the browser
 // that did start the login can still finish it.
 func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
-	otherKey, err := newCookieJar([]byte("another-secret-key-of-32-characters-or-more"), false)
+	otherKey, err := newCookieSealer([]byte("another-secret-key-of-32-characters-or-more"), false)
 	require.NoError(t, err)
 
 	tests := []struct {

@@ -92,11 +92,12 @@ func TestRoutesLoggedIn(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, home.StatusCode)
 	assert.Equal(t, "/account", home.Header.Get("Location"))
 
-	for _, path := range []string{"/account", "/make-change"} {
+	// Each page shows what only a logged-in user sees there.
+	for path, want := range map[string]string{"/account": testUserEmail, "/make-change": `id="make-change-form"`} {
 		resp := app.get(path)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, path)
 		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
-		assert.Contains(t, resp.body, testUserEmail, path)
+		assert.Contains(t, resp.body, want, path)
 		assertSecurityHeaders(t, resp.Response)
 	}
 	form := app.get("/make-change")
@@ -182,7 +183,7 @@ func TestCrossOriginPostsAreRefused(t *testing.T) {
 // cookie, the answer is "logged out", never an error page or a panic.
 func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
-	otherKey, err := newCookieJar([]byte("another-secret-key-of-32-characters-or-more"), false)
+	otherKey, err := newCookieSealer([]byte("another-secret-key-of-32-characters-or-more"), false)
 	require.NoError(t, err)
 
 	tests := []struct {

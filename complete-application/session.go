@@ -70,7 +70,7 @@ func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedToken
 	}
 	cookies := make([]*http.Cookie, 0, len(values))
 	for _, v := range values {
-		c, err := a.cookies.sealed(v.name, v.value, 0)
+		c, err := a.cookies.sealedCookie(v.name, v.value, 0)
 		if err != nil {
 			return err
 		}

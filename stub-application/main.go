@@ -1,6 +1,7 @@
 // Command stub-application is Changebank before it knows FusionAuth: a small
-// web bank with a home page and a Login button that leads nowhere yet. The
-// quickstart turns it, step by step, into ../complete-application.
+// web bank with a home page, a make-change page open to anyone, and a Login
+// button that leads nowhere yet. The quickstart turns it, step by step, into
+// ../complete-application.
 //
 // Run it from the repository root with
 //

@@ -21,6 +21,8 @@ func newHandler(logger *slog.Logger, pages *pages) http.Handler {
 func addRoutes(mux *http.ServeMux, pages *pages) {
 	mux.Handle("GET /{$}", handleHome(pages))
 	mux.Handle("GET /login", handleLogin(pages))
+	mux.Handle("GET /make-change", handleMakeChangeForm(pages))
+	mux.Handle("POST /make-change", handleMakeChange(pages))
 	mux.Handle("GET /static/", handleStatic(pages))
 	mux.Handle("/", handleNotFound(pages))
 }

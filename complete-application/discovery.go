@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,12 +22,6 @@ const (
 	// before the next request may try again, so that a FusionAuth that is
 	// still starting is not hammered.
 	discoveryRetryInterval = 2 * time.Second
-	// clockSkew is how far FusionAuth's clock may be ahead of ours.
-	clockSkew = time.Minute
-	// maxIDTokenAge is how old a freshly issued ID token may be. FusionAuth
-	// issues it during the token request we just made, so anything older is
-	// a replay.
-	maxIDTokenAge = 5 * time.Minute
 )
 
 // authenticator is the OpenID Connect client: it knows FusionAuth, the
@@ -40,7 +32,7 @@ type authenticator struct {
 	clientSecret string
 	redirectURL  string // APP_URL/callback
 	logoutURL    string // APP_URL/logout, the post_logout_redirect_uri
-	cookies      *cookieJar
+	cookies      *cookieSealer
 	logger       *slog.Logger
 	// httpClient carries upstreamTimeout to go-oidc and x/oauth2.
 	httpClient *http.Client
@@ -84,7 +76,7 @@ type identityProvider struct {
 }
 
 func newAuthenticator(cfg config, logger *slog.Logger) (*authenticator, error) {
-	cookies, err := newCookieJar(cfg.secretKey, cfg.appURL.Scheme == "https")
+	cookies, err := newCookieSealer(cfg.secretKey, cfg.appURL.Scheme == "https")
 	if err != nil {
 		return nil, err
 	}
@@ -209,185 +201,4 @@ func (a *authenticator) discover(ctx context.Context) (*identityProvider, error)
 // upstreamContext makes x/oauth2 use the client with a timeout for this request.
 func (a *authenticator) upstreamContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, a.httpClient)
-}
-
-// verifiedTokens is a token response that passed every check.
-type verifiedTokens struct {
-	accessToken  string
-	refreshToken string
-	idToken      string
-	user         user
-}
-
-// user is who is logged in: the claims of the verified ID token that the
-// app uses on every request.
-type user struct {
-	Subject  string   `json:"sub"`
-	Email    string   `json:"email"`
-	Audience []string `json:"aud"`
-	Nonce    string   `json:"nonce,omitempty"`
-}
-
-// verifyTokenResponse checks a token endpoint response, from a login or a
-// refresh, beyond what x/oauth2 and go-oidc check on their own. checkNonce
-// validates the ID token's nonce: it must equal the login's nonce at login,
-// and, if present, the original one after a refresh.
-func (a *authenticator) verifyTokenResponse(ctx context.Context, p *identityProvider, token *oauth2.Token, checkNonce func(string) error) (verifiedTokens, error) {
-	if err := checkTokenType(token); err != nil {
-		return verifiedTokens{}, err
-	}
-	rawIDToken, ok := token.Extra("id_token").(string)
-	if !ok || rawIDToken == "" {
-		return verifiedTokens{}, errors.New("token response has no id_token string")
-	}
-
-	idToken, err := a.verifyIDToken(ctx, p, rawIDToken)
-	if err != nil {
-		return verifiedTokens{}, err
-	}
-	if err := checkNonce(idToken.Nonce); err != nil {
-		return verifiedTokens{}, err
-	}
-	// at_hash binds the access token to the ID token (OpenID Connect Core 3.1.3.8).
-	if idToken.AccessTokenHash != "" {
-		if err := idToken.VerifyAccessToken(token.AccessToken); err != nil {
-			return verifiedTokens{}, fmt.Errorf("access token does not match the ID token's at_hash: %w", err)
-		}
-	}
-	// The access token is checked now too, so a session never starts with a
-	// token that the next request would refuse.
-	if _, err := a.verifyAccessToken(ctx, p, token.AccessToken, idToken.Subject); err != nil {
-		return verifiedTokens{}, err
-	}
-
-	var claims struct {
-		Email string `json:"email"`
-	}
-	if err := idToken.Claims(&claims); err != nil {
-		return verifiedTokens{}, fmt.Errorf("reading ID token claims: %w", err)
-	}
-	return verifiedTokens{
-		accessToken:  token.AccessToken,
-		refreshToken: token.RefreshToken,
-		idToken:      rawIDToken,
-		user: user{
-			Subject:  idToken.Subject,
-			Audience: idToken.Audience,
-			Nonce:    idToken.Nonce,
-			Email:    claims.Email,
-		},
-	}, nil
-}
-
-// verifyAccessOnlyResponse checks a refresh response that carries no ID
-// token, which OpenID Connect Core 12.2 allows: the session keeps the user
-// and ID token from the login, and the new access token must be theirs.
-func (a *authenticator) verifyAccessOnlyResponse(ctx context.Context, p *identityProvider, token *oauth2.Token, previous user, previousIDToken string) (verifiedTokens, error) {
-	if err := checkTokenType(token); err != nil {
-		return verifiedTokens{}, err
-	}
-	if _, err := a.verifyAccessToken(ctx, p, token.AccessToken, previous.Subject); err != nil {
-		return verifiedTokens{}, err
-	}
-	return verifiedTokens{
-		accessToken:  token.AccessToken,
-		refreshToken: token.RefreshToken,
-		idToken:      previousIDToken,
-		user:         previous,
-	}, nil
-}
-
-// checkTokenType refuses tokens that are not bearer tokens. x/oauth2 accepts
-// any token type, but a DPoP or MAC token used as a bearer token would not
-// work, so refuse it now.
-func checkTokenType(token *oauth2.Token) error {
-	if !strings.EqualFold(token.TokenType, "Bearer") {
-		return fmt.Errorf("token_type is %q, want Bearer", token.TokenType)
-	}
-	return nil
-}
-
-// verifyIDToken runs go-oidc's checks (signature with a pinned algorithm,
-// issuer, audience contains the client id, expiry) and then the ones go-oidc
-// leaves to its caller.
-func (a *authenticator) verifyIDToken(ctx context.Context, p *identityProvider, rawIDToken string) (*oidc.IDToken, error) {
-	idToken, err := p.verifier.Verify(ctx, rawIDToken)
-	if err != nil {
-		return nil, fmt.Errorf("verifying ID token: %w", err)
-	}
-	if idToken.Subject == "" {
-		return nil, errors.New("ID token has no sub")
-	}
-	if aud, ok := a.untrustedAudience(idToken.Audience); ok {
-		return nil, fmt.Errorf("ID token has an untrusted audience %q", aud)
-	}
-	var claims struct {
-		AuthorizedParty string `json:"azp"`
-	}
-	if err := idToken.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("reading ID token claims: %w", err)
-	}
-	if claims.AuthorizedParty != "" && claims.AuthorizedParty != a.clientID {
-		return nil, fmt.Errorf("ID token azp is %q, not this client", claims.AuthorizedParty)
-	}
-	now := a.now()
-	switch {
-	case idToken.IssuedAt.IsZero():
-		return nil, errors.New("ID token has no iat")
-	case idToken.IssuedAt.After(now.Add(clockSkew)):
-		return nil, fmt.Errorf("ID token iat %s is in the future", idToken.IssuedAt.UTC())
-	case idToken.IssuedAt.Before(now.Add(-maxIDTokenAge)):
-		return nil, fmt.Errorf("ID token iat %s is too old", idToken.IssuedAt.UTC())
-	}
-	return idToken, nil
-}
-
-// verifyAccessToken checks the access token locally: its signature against
-// FusionAuth's cached keys, its issuer, that its audience is this client, and
-// that it has not expired. No request goes to FusionAuth unless the token was
-// signed by a key not yet seen (after a key rotation), when limitedKeySet
-// fetches the key set once. It also checks the token belongs to the session's user.
-//
-// An expired token yields an error wrapping *oidc.TokenExpiredError; go-oidc
-// checks expiry last, so such a token is otherwise valid and worth refreshing.
-//
-// A token whose exact bytes already passed every check, and that has not
-// expired since, needs only the check that binds it to this session.
-func (a *authenticator) verifyAccessToken(ctx context.Context, p *identityProvider, accessToken, subject string) (*oidc.IDToken, error) {
-	if token, ok := a.verified.lookup(accessToken, a.now()); ok {
-		if token.Subject != subject {
-			return nil, errors.New("access token is for another user than the session")
-		}
-		return token, nil
-	}
-	token, err := p.verifier.Verify(ctx, accessToken)
-	if err != nil {
-		return nil, fmt.Errorf("verifying access token: %w", err)
-	}
-	if token.Subject != subject {
-		return nil, errors.New("access token is for another user than the session")
-	}
-	if aud, ok := a.untrustedAudience(token.Audience); ok {
-		return nil, fmt.Errorf("access token has an untrusted audience %q", aud)
-	}
-	a.verified.add(accessToken, token, a.now())
-	return token, nil
-}
-
-// untrustedAudience returns an audience of a token other than this client,
-// if there is one. go-oidc accepts an audience list that merely contains our
-// client id; a token also meant for other parties is not ours to accept.
-func (a *authenticator) untrustedAudience(audience []string) (string, bool) {
-	for _, aud := range audience {
-		if aud != a.clientID {
-			return aud, true
-		}
-	}
-	return "", false
-}
-
-// equalSecret compares two secrets in constant time, so the time taken does
-// not reveal how much of a guess was right.
-func equalSecret(got, want string) bool {
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
