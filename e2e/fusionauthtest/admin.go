@@ -355,6 +355,30 @@ func (s *Server) handleRegistrationCreate() http.Handler {
 	})
 }
 
+// handleRegistrationGet serves GET /api/user/registration/{userId}/{applicationId},
+// FusionAuth's Retrieve a User Registration: 200 with the registration, or 404
+// when the user does not exist or is not registered to the application.
+func (s *Server) handleRegistrationGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		appID := r.PathValue("applicationId")
+		u, ok := s.users[r.PathValue("userId")]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		roles, registered := u.registrations[appID]
+		if !registered {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"registration": map[string]any{"applicationId": appID, "roles": roles},
+		})
+	})
+}
+
 // handleRefreshTokenRevoke serves DELETE /api/jwt/refresh?token=… (or ?userId=…,
 // optionally with &applicationId=…).
 func (s *Server) handleRefreshTokenRevoke() http.Handler {

@@ -878,3 +878,33 @@ func TestContractLogoutAPIGlobal(t *testing.T) {
 	assert.Equal(t, http.StatusOK, again.Status, "the other browser's SSO session has ended: the login page")
 	assert.Contains(t, again.Body, `id="loginId"`)
 }
+
+// TestContractRetrieveRegistration: GET /api/user/registration/{userId}/{applicationId}
+// answers 200 with the registration for a registered user and 404 otherwise. The e2e
+// suite waits on it for the kickstart's last effect.
+func TestContractRetrieveRegistration(t *testing.T) {
+	tg := newTarget(t)
+	// The kickstart's user ids (kickstart/kickstart.json: userUserId and adminUserId).
+	const richard, admin = "00000000-0000-0000-0000-111111111111", "00000000-0000-0000-0000-000000000001"
+	tests := []struct {
+		name       string
+		userID     string
+		wantStatus int
+	}{
+		{"registered user", richard, http.StatusOK},
+		{"user registered to another application", admin, http.StatusNotFound},
+		{"no such user", "00000000-0000-0000-0000-999999999999", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := adminRequest(t, tg, http.MethodGet, "/api/user/registration/"+tt.userID+"/"+tg.ClientID, nil)
+			require.Equal(t, tt.wantStatus, status)
+			if tt.wantStatus == http.StatusOK {
+				reg, _ := body["registration"].(map[string]any)
+				assert.Equal(t, tg.ClientID, reg["applicationId"], "the registration names the application")
+			}
+		})
+	}
+	status, _ := adminRequest(t, target{URL: tg.URL, APIKey: "wrong-key"}, http.MethodGet, "/api/user/registration/"+richard+"/"+tg.ClientID, nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "the admin API needs the API key")
+}

@@ -320,6 +320,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("PATCH /api/application/{id}", s.requireAPIKey(s.handleApplicationPatch()))
 	mux.Handle("GET /api/application/{id}", s.requireAPIKey(s.handleApplicationGet()))
 	mux.Handle("POST /api/user/registration/{userId}", s.requireAPIKey(s.handleRegistrationCreate()))
+	mux.Handle("GET /api/user/registration/{userId}/{applicationId}", s.requireAPIKey(s.handleRegistrationGet()))
 	mux.Handle("DELETE /api/jwt/refresh", s.requireAPIKey(s.handleRefreshTokenRevoke()))
 	mux.Handle("POST /api/logout", s.handleLogoutAPI())
 
