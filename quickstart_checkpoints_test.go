@@ -302,7 +302,7 @@ func newBrowser() *browser {
 
 // metaRefresh finds the redirect of a page that moves on by itself, as FusionAuth's
 // "Logging out" page does once its hidden logout frames have loaded.
-var metaRefresh = regexp.MustCompile(`<meta http-equiv="refresh" content="\d+; url=([^"]+)">`)
+var metaRefresh = regexp.MustCompile(`(?i)<meta http-equiv="refresh" content="\d+;\s*url=([^"]+)">`)
 
 func (b *browser) do(req *http.Request) (page, error) {
 	for refreshes := 0; ; refreshes++ {
