@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,6 +120,25 @@ func buildCheckpoints(t *testing.T, checkpoints []checkpoint) []string {
 type runningApp struct {
 	url string
 	idp *fusionauthtest.Server
+	log *lockedBuffer // what the application printed so far
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startReaderApp runs binary as the reader runs `go run ./my-changebank`, but on a free port
@@ -133,8 +153,8 @@ func startReaderApp(t *testing.T, binary string) runningApp {
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), "PORT="+port, "APP_URL="+appURL, "ISSUER="+idp.URL(),
 		"APP_SECRET_KEY=a-test-secret-key-of-at-least-32-characters")
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -156,7 +176,7 @@ func startReaderApp(t *testing.T, binary string) runningApp {
 		resp, err := http.Get(appURL + "/")
 		if err == nil {
 			resp.Body.Close()
-			return runningApp{url: appURL, idp: idp}
+			return runningApp{url: appURL, idp: idp, log: log}
 		}
 		select {
 		case err := <-exited:
@@ -223,12 +243,32 @@ func checkLogin(app runningApp) error {
 	return nil
 }
 
-// checkLogout: after Logout the account is gone and logging in again asks for the password.
+// checkLogout: after Logout the account is gone, logging in again asks for the password, the
+// log says the refresh token was revoked, and a copy of the session cookies taken before
+// logout can no longer be refreshed.
 func checkLogout(app runningApp) error {
 	b := newBrowser()
 	if _, err := b.logIn(app, richard); err != nil {
 		return err
 	}
+	appURL, err := url.Parse(app.url)
+	if err != nil {
+		return err
+	}
+	// What someone who copied the cookies out of the browser holds, once the access token
+	// in it has expired: without cb_access_token the app goes straight to the refresh token.
+	var copied []*http.Cookie
+	for _, c := range b.client.Jar.Cookies(appURL) {
+		if c.Name != "cb_access_token" {
+			copied = append(copied, c)
+		}
+	}
+	if refreshed, err := browserWith(appURL, copied).get(app.url + "/account"); err != nil {
+		return err
+	} else if refreshed.url.Path != "/account" || !strings.Contains(refreshed.body, richard) {
+		return fmt.Errorf("before logout, the copied cookies without the access token ended at %s (%d), not on richard's account: the copy cannot show what logout changes", refreshed.url, refreshed.status)
+	}
+
 	home, err := b.post(app.url, "/logout", nil)
 	if err != nil {
 		return err
@@ -246,7 +286,24 @@ func checkLogout(app runningApp) error {
 	if !strings.HasPrefix(again.url.String(), app.idp.URL()) || !strings.Contains(again.body, `name="password"`) {
 		return fmt.Errorf("Login after logout ended at %s (%d), not on FusionAuth's password form", again.url, again.status)
 	}
+	if want := "refresh_token_revoked=true"; !strings.Contains(app.log.String(), want) {
+		return fmt.Errorf("the application's log does not say %q after logout", want)
+	}
+	stolen, err := browserWith(appURL, copied).get(app.url + "/account")
+	if err != nil {
+		return err
+	}
+	if stolen.url.Path == "/account" {
+		return errors.New("after logout, a copy of the session cookies taken before it still refreshes and reaches /account: the refresh token was not revoked at FusionAuth, or the app still answers from a refresh shared before logout")
+	}
 	return nil
+}
+
+// browserWith is a new browser holding cookies for u, as if copied from another browser.
+func browserWith(u *url.URL, cookies []*http.Cookie) *browser {
+	b := newBrowser()
+	b.client.Jar.SetCookies(u, cookies)
+	return b
 }
 
 // checkLoggedOut: /account sends the browser to the home page.
@@ -302,7 +359,7 @@ func newBrowser() *browser {
 
 // metaRefresh finds the redirect of a page that moves on by itself, as FusionAuth's
 // "Logging out" page does once its hidden logout frames have loaded.
-var metaRefresh = regexp.MustCompile(`<meta http-equiv="refresh" content="\d+; url=([^"]+)">`)
+var metaRefresh = regexp.MustCompile(`(?i)<meta http-equiv="refresh" content="\d+;\s*url=([^"]+)">`)
 
 func (b *browser) do(req *http.Request) (page, error) {
 	for refreshes := 0; ; refreshes++ {
