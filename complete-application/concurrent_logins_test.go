@@ -2,14 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +13,7 @@ import (
 	"changebank/e2e/fusionauthtest"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestConcurrentLoginFlowsAllSucceed starts many complete logins at once,
@@ -41,16 +38,22 @@ func TestConcurrentLoginFlowsAllSucceed(t *testing.T) {
 	app.auth.httpClient.Timeout = upstreamTimeout
 	transport := &http.Transport{MaxIdleConnsPerHost: flows, MaxIdleConns: 2 * flows}
 	t.Cleanup(transport.CloseIdleConnections)
+	browsers := make([]*testApp, flows)
+	for i := range browsers {
+		browsers[i] = app.newBrowser()
+		browsers[i].client.Transport = transport
+		browsers[i].client.Timeout = 30 * time.Second
+	}
 
 	durations := make([]time.Duration, flows)
 	errs := make([]error, flows)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := range flows {
+	for i, browser := range browsers {
 		wg.Go(func() {
 			<-start
 			began := time.Now()
-			errs[i] = loginFlow(app.url, idp.URL(), transport)
+			errs[i] = logInAndOpenAccount(browser)
 			durations[i] = time.Since(began)
 		})
 	}
@@ -69,85 +72,20 @@ func TestConcurrentLoginFlowsAllSucceed(t *testing.T) {
 	assert.Equal(t, flows, requestsTo(idp, "/oauth2/token"), "one token request per login")
 }
 
-// loginFlow is one user logging in with a fresh browser: the steps of
-// testApp.login, written to run in a goroutine, so it returns what went
-// wrong instead of failing the test.
-func loginFlow(appURL, idpURL string, transport http.RoundTripper) error {
-	jar, err := cookiejar.New(nil)
+// logInAndOpenAccount logs the kickstart's user in and opens the account
+// page, returning what went wrong: it runs in a goroutine.
+func logInAndOpenAccount(browser *testApp) error {
+	if err := browser.logInAs(testUserEmail, testUserPassword); err != nil {
+		return err
+	}
+	account, err := browser.fetch("/account")
 	if err != nil {
 		return err
 	}
-	client := &http.Client{
-		Transport: transport,
-		Jar:       jar,
-		Timeout:   30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-	// do sends req and reads the answer, which must have one of the statuses want.
-	do := func(req *http.Request, want ...int) (*http.Response, string, error) {
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s %s: reading the body: %w", req.Method, req.URL.Path, err)
-		}
-		if !slices.Contains(want, resp.StatusCode) {
-			return nil, "", fmt.Errorf("%s %s: status %d, want %v", req.Method, req.URL.Path, resp.StatusCode, want)
-		}
-		return resp, string(body), nil
-	}
-	get := func(target string, want ...int) (*http.Response, string, error) {
-		req, err := http.NewRequest(http.MethodGet, target, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		return do(req, want...)
-	}
-
-	resp, _, err := get(appURL+"/login", http.StatusSeeOther)
-	if err != nil {
+	if err := wantStatus(account, http.StatusOK); err != nil {
 		return err
 	}
-	authorize, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		return fmt.Errorf("GET /login: %w", err)
-	}
-	if _, _, err := get(authorize.String(), http.StatusOK); err != nil {
-		return err
-	}
-	form := authorize.Query()
-	form.Set("loginId", testUserEmail)
-	form.Set("password", testUserPassword)
-	req, err := http.NewRequest(http.MethodPost, idpURL+"/oauth2/authorize", strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if resp, _, err = do(req, http.StatusFound, http.StatusSeeOther); err != nil {
-		return err
-	}
-	// FusionAuth's consent step comes before the callback.
-	if location := resp.Header.Get("Location"); strings.HasPrefix(location, "/") {
-		if resp, _, err = get(idpURL+location, http.StatusFound); err != nil {
-			return err
-		}
-	}
-	if resp, _, err = get(resp.Header.Get("Location"), http.StatusSeeOther); err != nil {
-		return err
-	}
-	if location := resp.Header.Get("Location"); location != "/account" {
-		return fmt.Errorf("GET /callback: redirect to %q, want /account", location)
-	}
-	_, account, err := get(appURL+"/account", http.StatusOK)
-	if err != nil {
-		return err
-	}
-	if got := elementText(account, "email"); got != testUserEmail {
+	if got := elementText(account.body, "email"); got != testUserEmail {
 		return fmt.Errorf("GET /account: email %q, want %q", got, testUserEmail)
 	}
 	return nil
@@ -160,12 +98,16 @@ func loginFlow(appURL, idpURL string, transport http.RoundTripper) error {
 func TestTwoTabsLoggingInAtOnce(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	first := app.startLogin()
-	second := app.startLogin()
+	first, err := app.startLogin()
+	require.NoError(t, err)
+	second, err := app.startLogin()
+	require.NoError(t, err)
 
 	// FusionAuth's form in each tab, without its SSO cookie from the other.
-	secondCallback := app.newBrowser().signIn(second, testUserEmail, testUserPassword)
-	firstCallback := app.newBrowser().signIn(first, testUserEmail, testUserPassword)
+	secondCallback, err := app.newBrowser().signIn(second, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	firstCallback, err := app.newBrowser().signIn(first, testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	for _, callback := range []string{secondCallback, firstCallback} {
 		resp := app.get(callback)
 		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)

@@ -54,7 +54,9 @@ func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
 			app := newTestApp(t, idp)
 			idp.InjectFault(tt.fault)
 
-			callback := app.signIn(app.startLogin(), testUserEmail, testUserPassword)
+			callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+			require.NoError(t, err)
 			resp := app.get(callback)
 			assert.Equal(t, tt.status, resp.StatusCode, "GET /callback: %s", resp.body)
 			assert.NotEmpty(t, elementText(resp.body, "error"), "an error page explains what happened")
@@ -75,7 +77,7 @@ func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
 	t.Run("NoFault", func(t *testing.T) {
 		idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 		app := newTestApp(t, idp)
-		app.login()
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 		assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
 	})
 }
@@ -85,7 +87,8 @@ func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
 func TestReplayedCallbackIsRefused(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	callback := app.signIn(app.startLogin(), testUserEmail, testUserPassword)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
 	app.post("/logout", nil)
 
@@ -101,7 +104,8 @@ func TestReplayedCallbackIsRefused(t *testing.T) {
 func TestCallbackErrorIsEscaped(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	authorize := app.startLogin()
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
 	state := authorize.Query().Get("state")
 	resp := app.get("/callback?error=access_denied&state=" + state +
 		"&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Cb%3Ebold%3C%2Fb%3E")

@@ -21,7 +21,8 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	app := newTestApp(t, idp)
 
 	// The login request carries everything a confidential client must send.
-	authorize := app.startLogin()
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
 	q := authorize.Query()
 	assert.Equal(t, idp.URL()+"/oauth2/authorize", authorize.Scheme+"://"+authorize.Host+authorize.Path)
 	assert.Equal(t, testClientID, q.Get("client_id"))
@@ -35,7 +36,9 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	assert.NotEqual(t, q.Get("state"), q.Get("nonce"))
 	assert.NotEmpty(t, app.cookie("cb_login"), "the login transaction cookie")
 
-	callback := app.signIn(authorize, testUserEmail, testUserPassword)
+	callback, err := app.signIn(authorize, testUserEmail, testUserPassword)
+
+	require.NoError(t, err)
 	resp := app.get(callback)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /callback: %s", resp.body)
 	assert.Equal(t, "/account", resp.Header.Get("Location"))
@@ -103,7 +106,9 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 
 	assert.Equal(t, "/", app.get("/account").Header.Get("Location"), "after logout /account sends the user home")
 	// FusionAuth's SSO session is over too: the next login asks for a password.
-	assert.Contains(t, app.get(app.startLogin().String()).body, "loginId")
+	authorize, err = app.startLogin()
+	require.NoError(t, err)
+	assert.Contains(t, app.get(authorize.String()).body, "loginId")
 }
 
 // TestRefreshesExpiredAccessToken lets the access token expire and checks the
@@ -111,7 +116,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 func TestRefreshesExpiredAccessToken(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	oldAccessToken := app.cookie("cb_access_token")
 
 	idp.Advance(61 * time.Minute)
@@ -133,7 +138,7 @@ func TestRefreshesExpiredAccessToken(t *testing.T) {
 func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	idp.Advance(31 * 24 * time.Hour) // Past the kickstart's 30-day refresh token lifetime.
 	idp.ResetRequests()
@@ -151,7 +156,7 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 func TestLoginAfterKeyRotation(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	require.Equal(t, http.StatusOK, app.get("/account").StatusCode)
 
 	_, err := idp.RotateKey()
@@ -161,7 +166,7 @@ func TestLoginAfterKeyRotation(t *testing.T) {
 	idp.ResetRequests()
 	// A second user, in a fresh browser, logs in after the rotation.
 	fresh := &testApp{t: t, url: app.url, idp: idp, auth: app.auth, client: newBrowserClient(t)}
-	fresh.login()
+	require.NoError(t, fresh.logInAs(testUserEmail, testUserPassword))
 	assert.Equal(t, http.StatusOK, fresh.get("/account").StatusCode)
 	assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "one key set fetch after rotation")
 	// The first user's tokens, signed by the old key, still verify.
@@ -194,7 +199,7 @@ func TestLoginWorksOnceFusionAuthStarts(t *testing.T) {
 	registerRedirectURLs(t, idp, srv.URL)
 
 	app := &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: client}
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
 }
 
@@ -205,13 +210,13 @@ func TestLoginWorksOnceFusionAuthStarts(t *testing.T) {
 func TestLoginWithoutRefreshTokenEndsWithItsAccessToken(t *testing.T) {
 	front := newIDPFront(t)
 	earlier := front.newApp(t)
-	earlier.login()
+	require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
 	require.NotEmpty(t, earlier.cookie(refreshTokenCookie), "the earlier login's refresh token")
 
 	browser := earlier.newBrowser()
 	browser.setCookie(refreshTokenCookie, earlier.cookie(refreshTokenCookie))
 	front.setTokenRewrite(func(grant string, body map[string]any) { delete(body, "refresh_token") })
-	browser.login()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 	assert.Empty(t, browser.cookie(refreshTokenCookie), "the login deleted the earlier refresh token")
 	assert.Equal(t, http.StatusOK, browser.get("/account").StatusCode)
 

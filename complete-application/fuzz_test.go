@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/require"
 )
 
 // The fuzz targets below send whatever the fuzzer makes up through the whole
@@ -26,7 +28,7 @@ func FuzzSessionCookies(f *testing.F) {
 	// The session's own limits, as configured by default, are fuzzed too.
 	app.auth.sessionIdleTimeout = defaultSessionIdleTimeout
 	app.auth.sessionMaxLifetime = defaultSessionMaxLifetime
-	app.login()
+	require.NoError(f, app.logInAs(testUserEmail, testUserPassword))
 	handler, jar := app.handler(), app.auth.cookies
 
 	realUser, err := jar.open(userCookie, app.cookie(userCookie))
@@ -94,7 +96,9 @@ func FuzzSessionCookies(f *testing.F) {
 func FuzzCallbackQuery(f *testing.F) {
 	idp := fusionauthtest.NewServer(f, fusionauthtest.Options{})
 	app := newTestApp(f, idp)
-	state := app.startLogin().Query().Get("state")
+	authorize, err := app.startLogin()
+	require.NoError(f, err)
+	state := authorize.Query().Get("state")
 	loginCookieValue := app.cookie(loginCookie)
 	handler := app.handler()
 
@@ -153,7 +157,7 @@ func FuzzCallbackQuery(f *testing.F) {
 func FuzzMakeChangeForm(f *testing.F) {
 	idp := fusionauthtest.NewServer(f, fusionauthtest.Options{})
 	app := newTestApp(f, idp)
-	app.login()
+	require.NoError(f, app.logInAs(testUserEmail, testUserPassword))
 	handler := app.handler()
 	appURL, err := url.Parse(app.url)
 	if err != nil {

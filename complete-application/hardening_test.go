@@ -214,7 +214,9 @@ func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
 	app := newAppFor(t, front.idp, issuer)
 
 	front.redirect.Store(&[]string{"/oauth2/token"})
-	resp := app.get(app.signIn(app.startLogin(), testUserEmail, testUserPassword))
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	resp := app.get(callback)
 	assertErrorPage(t, resp, http.StatusBadGateway)
 	assertSetsNoSession(t, resp.Response)
 	assert.Zero(t, leaked.Load(), "the token request was not sent elsewhere")
@@ -222,7 +224,7 @@ func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
 	// The control, in a fresh browser: without the redirect, login works.
 	front.redirect.Store(nil)
 	app = app.newBrowser()
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	front.redirect.Store(&[]string{"/api/logout"})
 	logout := app.post("/logout", nil)
 	assert.Equal(t, http.StatusSeeOther, logout.StatusCode, "FusionAuth's session is still ended: %s", logout.body)
@@ -245,13 +247,15 @@ func newAppFor(t *testing.T, idp *fusionauthtest.Server, issuer string) *testApp
 func TestUnknownKeyRefetchesAreLimited(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login() // the first fetch of the key set
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword)) // the first fetch of the key set
 	idp.InjectFault(fusionauthtest.FaultIDTokenUnknownKey)
 
 	attempt := func() {
 		t.Helper()
 		browser := app.newBrowser()
-		resp := browser.get(browser.signIn(browser.startLogin(), testUserEmail, testUserPassword))
+		callback, err := browser.loginCallback(testUserEmail, testUserPassword)
+		require.NoError(t, err)
+		resp := browser.get(callback)
 		assertErrorPage(t, resp, http.StatusBadGateway)
 	}
 	idp.Advance(keyRefetchInterval)
@@ -297,7 +301,8 @@ func TestHSTSOnlyWithHTTPS(t *testing.T) {
 func TestCallbackChecksIssBeforeItsError(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	authorize := app.startLogin()
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
 	q := url.Values{
 		"state":             {authorize.Query().Get("state")},
 		"iss":               {"https://attacker.example"},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,25 +115,47 @@ type response struct {
 	body string
 }
 
-func (a *testApp) do(req *http.Request) response {
-	a.t.Helper()
+// send sends req from this browser and reads the answer. It returns what
+// went wrong instead of failing the test, so that the login step can run in
+// a goroutine.
+func (a *testApp) send(req *http.Request) (response, error) {
 	resp, err := a.client.Do(req)
-	require.NoError(a.t, err, "%s %s", req.Method, req.URL)
+	if err != nil {
+		return response{}, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
+	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL, err)
+	}
+	return response{Response: resp, body: string(body)}, nil
+}
+
+// fetch is send for a GET of a path of the app, or of an absolute URL.
+func (a *testApp) fetch(target string) (response, error) {
+	if strings.HasPrefix(target, "/") {
+		target = a.url + target
+	}
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		return response{}, err
+	}
+	return a.send(req)
+}
+
+func (a *testApp) do(req *http.Request) response {
+	a.t.Helper()
+	resp, err := a.send(req)
 	require.NoError(a.t, err)
-	return response{Response: resp, body: string(body)}
+	return resp
 }
 
 // get fetches a path of the app, or an absolute URL.
 func (a *testApp) get(target string) response {
 	a.t.Helper()
-	if strings.HasPrefix(target, "/") {
-		target = a.url + target
-	}
-	req, err := http.NewRequest(http.MethodGet, target, nil)
+	resp, err := a.fetch(target)
 	require.NoError(a.t, err)
-	return a.do(req)
+	return resp
 }
 
 // getAfterRetry fetches a path and, when the app asks for a retry of the
@@ -162,57 +186,113 @@ func (a *testApp) post(path string, form url.Values) response {
 	return a.do(req)
 }
 
+// The user's steps of a login. Each returns what went wrong, naming the
+// step, instead of failing the test: tests require.NoError on the result,
+// and concurrent tests collect the errors of their goroutines.
+
+// wantStatus returns an error unless resp has one of the statuses want.
+func wantStatus(resp response, want ...int) error {
+	if slices.Contains(want, resp.StatusCode) {
+		return nil
+	}
+	return fmt.Errorf("%s %s: status %d, want %v: %s", resp.Request.Method, resp.Request.URL, resp.StatusCode, want, resp.body)
+}
+
 // startLogin follows the Login button and returns FusionAuth's authorize URL.
-func (a *testApp) startLogin() *url.URL {
-	a.t.Helper()
-	resp := a.get("/login")
-	require.Equal(a.t, http.StatusSeeOther, resp.StatusCode, "GET /login: %s", resp.body)
-	authorize, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(a.t, err)
-	return authorize
+func (a *testApp) startLogin() (*url.URL, error) {
+	resp, err := a.fetch("/login")
+	if err != nil {
+		return nil, err
+	}
+	if err := wantStatus(resp, http.StatusSeeOther); err != nil {
+		return nil, err
+	}
+	return url.Parse(resp.Header.Get("Location"))
 }
 
-// signIn plays the user on FusionAuth's login page and returns the callback
-// URL FusionAuth redirects to, without visiting it.
-func (a *testApp) signIn(authorize *url.URL, email, password string) string {
-	a.t.Helper()
-	page := a.get(authorize.String())
-	require.Equal(a.t, http.StatusOK, page.StatusCode, "GET authorize: %s", page.body)
-	form := authorize.Query()
-	form.Set("loginId", email)
-	form.Set("password", password)
-	// "Keep me signed in" is ticked on FusionAuth's form, as a browser sends it.
-	form.Set("rememberDevice", "true")
-	req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
-	require.NoError(a.t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp := a.do(req)
-	require.Contains(a.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, "POST authorize: %s", resp.body)
-	return a.followFusionAuth(resp.Header.Get("Location"))
-}
-
-// followFusionAuth follows FusionAuth's own redirects (the consent step),
-// which come before the callback, and returns the first address elsewhere.
-func (a *testApp) followFusionAuth(location string) string {
-	a.t.Helper()
+// signIn plays the user at FusionAuth: on its login form it enters email
+// and password (with "Keep me signed in" ticked, as a browser sends it),
+// or, while FusionAuth's session lasts, it sees no form; then it follows
+// FusionAuth's own redirects (the consent step) and returns the callback URL
+// FusionAuth sends the browser to, without visiting it.
+func (a *testApp) signIn(authorize *url.URL, email, password string) (string, error) {
+	page, err := a.fetch(authorize.String())
+	if err != nil {
+		return "", err
+	}
+	if err := wantStatus(page, http.StatusOK, http.StatusFound); err != nil {
+		return "", err
+	}
+	resp := page
+	if page.StatusCode == http.StatusOK {
+		form := authorize.Query()
+		form.Set("loginId", email)
+		form.Set("password", password)
+		form.Set("rememberDevice", "true")
+		req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if resp, err = a.send(req); err != nil {
+			return "", err
+		}
+		if err := wantStatus(resp, http.StatusFound, http.StatusSeeOther); err != nil {
+			return "", err
+		}
+	}
+	location := resp.Header.Get("Location")
 	for strings.HasPrefix(location, "/") || strings.HasPrefix(location, a.idp.URL()+"/") {
 		if strings.HasPrefix(location, "/") {
 			location = a.idp.URL() + location
 		}
-		resp := a.get(location)
-		require.Equal(a.t, http.StatusFound, resp.StatusCode, "GET %s: %s", location, resp.body)
+		if resp, err = a.fetch(location); err != nil {
+			return "", err
+		}
+		if err := wantStatus(resp, http.StatusFound); err != nil {
+			return "", err
+		}
 		location = resp.Header.Get("Location")
 	}
-	return location
+	return location, nil
 }
 
-// login runs the whole login and fails the test unless it lands on /account.
+// loginCallback starts a login and signs in at FusionAuth, and returns the
+// callback URL without visiting it.
+func (a *testApp) loginCallback(email, password string) (string, error) {
+	authorize, err := a.startLogin()
+	if err != nil {
+		return "", err
+	}
+	return a.signIn(authorize, email, password)
+}
+
+// logInAs is the whole login, as a browser makes it: the Login button,
+// FusionAuth's form and redirects, and the callback, which must send the
+// browser to /account.
+func (a *testApp) logInAs(email, password string) error {
+	callback, err := a.loginCallback(email, password)
+	if err != nil {
+		return err
+	}
+	resp, err := a.fetch(callback)
+	if err != nil {
+		return err
+	}
+	if err := wantStatus(resp, http.StatusSeeOther); err != nil {
+		return err
+	}
+	if location := resp.Header.Get("Location"); location != "/account" {
+		return fmt.Errorf("GET /callback: redirect to %q, want /account", location)
+	}
+	return nil
+}
+
+// login logs the kickstart's user in and stops the test if that fails: the
+// shortcut of the benchmarks and the load test.
 func (a *testApp) login() {
 	a.t.Helper()
-	callback := a.signIn(a.startLogin(), testUserEmail, testUserPassword)
-	resp := a.get(callback)
-	require.Equal(a.t, http.StatusSeeOther, resp.StatusCode, "GET callback: %s", resp.body)
-	require.Equal(a.t, "/account", resp.Header.Get("Location"))
+	require.NoError(a.t, a.logInAs(testUserEmail, testUserPassword))
 }
 
 // cookie returns the value of the app's cookie called name, or "".

@@ -36,11 +36,13 @@ func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
 			return attacker.get(callback)
 		}},
 		{"in a browser with its own login in progress", func(t *testing.T, attacker *testApp, callback string) response {
-			attacker.startLogin() // Login CSRF: the state differs from this browser's.
+			_, err := attacker.startLogin() // Login CSRF: the state differs from this browser's.
+			require.NoError(t, err)
 			return attacker.get(callback)
 		}},
 		{"without its state", func(t *testing.T, attacker *testApp, callback string) response {
-			attacker.startLogin()
+			_, err := attacker.startLogin()
+			require.NoError(t, err)
 			u, err := url.Parse(callback)
 			require.NoError(t, err)
 			q := u.Query()
@@ -60,7 +62,8 @@ func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 			victim := newTestApp(t, idp)
-			callback := victim.signIn(victim.startLogin(), testUserEmail, testUserPassword)
+			callback, err := victim.loginCallback(testUserEmail, testUserPassword)
+			require.NoError(t, err)
 			attacker := victim.newBrowser()
 			idp.ResetRequests()
 
@@ -85,9 +88,11 @@ func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
 func TestCallbackRefusesReplayBeforeLogout(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	authorize := app.startLogin()
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
 	loginCookieValue := app.cookie(loginCookie)
-	callback := app.signIn(authorize, testUserEmail, testUserPassword)
+	callback, err := app.signIn(authorize, testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
 
 	// A fresh browser replays both the callback and the login cookie it had,
@@ -117,7 +122,8 @@ func TestCallbackGivesUpOnAHangingTokenEndpoint(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
 	timeout := app.auth.httpClient.Timeout
-	callback := app.signIn(app.startLogin(), testUserEmail, testUserPassword)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	idp.InjectFault(fusionauthtest.FaultTokenEndpointHangs)
 	idp.ResetRequests()
 
@@ -151,7 +157,7 @@ func TestRefreshRefusalsEndTheSession(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 			app := newTestApp(t, idp)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			if tt.fault != 0 {
 				idp.InjectFault(tt.fault)
 			}
@@ -181,12 +187,16 @@ func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 		front := newIDPFront(t)
 		app := front.newApp(t)
 		earlier := app.newBrowser()
-		earlier.login()
+		require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
 		stolen := front.lastAccessToken()
 		front.setTokenRewrite(func(grant string, body map[string]any) { body["access_token"] = stolen })
 		front.idp.ResetRequests()
 
-		resp := app.get(app.signIn(app.startLogin(), testUserEmail, testUserPassword))
+		callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+		require.NoError(t, err)
+
+		resp := app.get(callback)
 		assertErrorPage(t, resp, http.StatusBadGateway)
 		assertSetsNoSession(t, resp.Response)
 		assertLoggedOut(t, app)
@@ -197,18 +207,18 @@ func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 		// (this one has FusionAuth's SSO session now).
 		front.setTokenRewrite(nil)
 		control := app.newBrowser()
-		control.login()
+		require.NoError(t, control.logInAs(testUserEmail, testUserPassword))
 		assert.Equal(t, http.StatusOK, control.get("/account").StatusCode)
 	})
 
 	t.Run("at refresh", func(t *testing.T) {
 		front := newIDPFront(t)
 		app := front.newApp(t)
-		app.login()
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 		front.idp.Advance(61 * time.Minute)
 		// A login after the clock moved yields an access token that is valid now.
 		other := app.newBrowser()
-		other.login()
+		require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
 		stolen := front.lastAccessToken()
 		front.setTokenRewrite(func(grant string, body map[string]any) {
 			if grant == "refresh_token" {
@@ -228,7 +238,7 @@ func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 func TestRefreshAfterKeyRotationFetchesTheKeysOnce(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	for rotation := 1; rotation <= 2; rotation++ {
 		_, err := idp.RotateKey()
@@ -267,7 +277,7 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 		{"the same user's tokens from another login", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			front.idp.Advance(61 * time.Minute)
 			other := victim.newBrowser()
-			other.login()
+			require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
 			return front.lastAnswer("authorization_code")
 		}},
 		{"another user's access token, without an ID token", func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
@@ -280,7 +290,7 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			front := newIDPFront(t)
 			victim := front.newApp(t)
-			victim.login()
+			require.NoError(t, victim.logInAs(testUserEmail, testUserPassword))
 			if tt.steal == nil {
 				front.idp.Advance(61 * time.Minute)
 			} else {
@@ -313,7 +323,8 @@ func otherUsersRefresh(t *testing.T, front *idpFront, victim *testApp) map[strin
 	const email, password = "mallory@example.com", "mallory-password"
 	registerUser(t, front.idp, "00000000-0000-4000-8000-00000000a11c", email, password)
 	other := victim.newBrowser()
-	callback := other.signIn(other.startLogin(), email, password)
+	callback, err := other.loginCallback(email, password)
+	require.NoError(t, err)
 	require.Equal(t, http.StatusSeeOther, other.get(callback).StatusCode)
 	front.idp.Advance(61 * time.Minute)
 	require.Equal(t, http.StatusOK, other.get("/account").StatusCode, "the other user's refresh")
@@ -340,7 +351,7 @@ func TestRefreshRefusesNonBearerTokens(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			front := newIDPFront(t)
 			app := front.newApp(t)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			front.setTokenRewrite(func(grant string, body map[string]any) {
 				if grant == "refresh_token" {
 					body["token_type"] = "DPoP"
@@ -366,7 +377,7 @@ func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
 		t.Run(fmt.Sprintf("%T", idToken), func(t *testing.T) {
 			front := newIDPFront(t)
 			app := front.newApp(t)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			front.setTokenRewrite(func(grant string, body map[string]any) {
 				if grant == "refresh_token" {
 					body["id_token"] = idToken
@@ -388,7 +399,9 @@ func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
 func TestCallbackWithoutIssIsRefused(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	callback, err := url.Parse(app.signIn(app.startLogin(), testUserEmail, testUserPassword))
+	callbackURL, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	callback, err := url.Parse(callbackURL)
 	require.NoError(t, err)
 	query := callback.Query()
 	require.Equal(t, idp.URL(), query.Get("iss"), "the stand-in names itself, as FusionAuth does")

@@ -20,7 +20,7 @@ import (
 func TestRefreshWithoutIDToken(t *testing.T) {
 	front := newIDPFront(t)
 	app := front.newApp(t)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	idTokenBefore := app.cookie("cb_id_token")
 	front.setTokenRewrite(func(grant string, body map[string]any) {
 		if grant == "refresh_token" {
@@ -60,7 +60,7 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 		t.Run(fmt.Sprintf("logout=%t", logOut), func(t *testing.T) {
 			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 			app := newTestApp(t, idp)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			refreshToken, err := app.auth.cookies.open(refreshTokenCookie, app.cookie(refreshTokenCookie))
 			require.NoError(t, err)
 			copied := app.copyOfCookies()
@@ -105,18 +105,10 @@ func (a *testApp) deleteCookie(name string) {
 // without its login form.
 func (a *testApp) ssoSessionAlive() bool {
 	a.t.Helper()
-	resp := a.get(a.startLogin().String())
+	authorize, err := a.startLogin()
+	require.NoError(a.t, err)
+	resp := a.get(authorize.String())
 	return resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther
-}
-
-// loginThroughSSO logs in again while FusionAuth's session lasts, with no
-// login form.
-func (a *testApp) loginThroughSSO() {
-	a.t.Helper()
-	authorize := a.get(a.startLogin().String())
-	require.Equal(a.t, http.StatusFound, authorize.StatusCode, "FusionAuth's session logs in at once: %s", authorize.body)
-	callback := a.get(a.followFusionAuth(authorize.Header.Get("Location")))
-	require.Equal(a.t, "/account", callback.Header.Get("Location"), callback.body)
 }
 
 // TestLogoutWithoutIDTokenEndsFusionAuthSession: a browser that lost its ID
@@ -126,7 +118,7 @@ func (a *testApp) loginThroughSSO() {
 func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	require.True(t, app.ssoSessionAlive(), "the control: FusionAuth remembers the user")
 	app.deleteCookie(idTokenCookie)
 	idp.ResetRequests()
@@ -166,12 +158,15 @@ func TestLogoutReturnChecksState(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 			app := newTestApp(t, idp)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			logout := app.post("/logout", nil)
 			require.Equal(t, http.StatusSeeOther, logout.StatusCode)
 			endSession, err := url.Parse(logout.Header.Get("Location"))
 			require.NoError(t, err)
-			app.loginThroughSSO() // cookies the return must delete
+			// Cookies the return must delete, from a login through
+			// FusionAuth's session, which the logout has not ended yet.
+			require.True(t, app.ssoSessionAlive(), "FusionAuth's session logs in at once")
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 			target := "/logout"
 			if state := tt.state(endSession.Query().Get("state")); state != "" {
@@ -199,7 +194,7 @@ func TestLogoutReturnChecksState(t *testing.T) {
 func TestLogoutWhenFusionAuthIsDown(t *testing.T) {
 	front := newIDPFront(t)
 	app := front.newApp(t)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	front.down()
 
 	resp := app.post("/logout", nil)
@@ -215,7 +210,7 @@ func TestLogoutWhenFusionAuthIsDown(t *testing.T) {
 func TestLogoutIsLoggedWithTheSubject(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	refreshToken, err := app.auth.cookies.open(refreshTokenCookie, app.cookie(refreshTokenCookie))
 	require.NoError(t, err)
 	var log lockedBuffer
@@ -232,7 +227,7 @@ func TestLogoutIsLoggedWithTheSubject(t *testing.T) {
 func TestLogoutForgetsASharedRefresh(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	idp.Advance(61 * time.Minute)
 	copied := app.copyOfCookies()
 	require.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the refresh, now shared")

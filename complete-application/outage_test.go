@@ -49,7 +49,7 @@ func TestRunServesLoginOnceFusionAuthComesUp(t *testing.T) {
 	t.Logf("login worked %s after FusionAuth came up (discovery retry interval %s)", time.Since(up).Round(time.Millisecond), discoveryRetryInterval)
 	assert.LessOrEqual(t, time.Since(up), discoveryRetryInterval+3*time.Second, "FusionAuth is found again within the retry interval")
 
-	browser.login()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 	assert.Equal(t, testUserEmail, elementText(browser.get("/account").body, "email"))
 }
 
@@ -98,7 +98,7 @@ func TestSessionOutlivesAFusionAuthOutage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			front := newIDPFront(t)
 			app := front.newApp(t)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 			tt.outage(front)
 			for path, want := range map[string]string{"/account": testUserEmail, "/make-change": `id="make-change-form"`} {

@@ -76,8 +76,10 @@ func TestReplicasWithOneKeyShareLoginsAndSessions(t *testing.T) {
 	browser := &testApp{t: t, url: lb.url, idp: idp, client: newBrowserClient(t)}
 
 	lb.use(0)
-	authorize := browser.startLogin()
-	callback := browser.signIn(authorize, testUserEmail, testUserPassword)
+	authorize, err := browser.startLogin()
+	require.NoError(t, err)
+	callback, err := browser.signIn(authorize, testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	lb.use(1)
 	resp := browser.get(callback)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the callback on the other replica: %s", resp.body)
@@ -106,7 +108,7 @@ func TestReplicasWithDifferentKeysLogTheUserOutCleanly(t *testing.T) {
 
 	// Logged in on the first replica, the user lands on the second.
 	lb.use(0)
-	browser.login()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 	require.Equal(t, http.StatusOK, browser.get("/account").StatusCode)
 	lb.use(1)
 	resp := browser.get("/account")
@@ -122,7 +124,8 @@ func TestReplicasWithDifferentKeysLogTheUserOutCleanly(t *testing.T) {
 	// A login started on the first replica cannot finish on the second.
 	browser = &testApp{t: t, url: lb.url, idp: idp, client: newBrowserClient(t)}
 	lb.use(0)
-	callback := browser.signIn(browser.startLogin(), testUserEmail, testUserPassword)
+	callback, err := browser.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	lb.use(1)
 	idp.ResetRequests()
 	resp = browser.get(callback)
@@ -132,6 +135,6 @@ func TestReplicasWithDifferentKeysLogTheUserOutCleanly(t *testing.T) {
 
 	// The positive control: a login entirely on the second replica works.
 	browser = &testApp{t: t, url: lb.url, idp: idp, client: newBrowserClient(t)}
-	browser.login()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 	assert.Equal(t, testUserEmail, elementText(browser.get("/account").body, "email"))
 }

@@ -86,7 +86,7 @@ func assertSecurityHeaders(t *testing.T, resp *http.Response) {
 func TestRoutesLoggedIn(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	home := app.get("/")
 	assert.Equal(t, http.StatusSeeOther, home.StatusCode)
@@ -110,7 +110,7 @@ func TestRoutesLoggedIn(t *testing.T) {
 func TestMakeChange(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	tests := []struct {
 		amount     string
@@ -164,7 +164,7 @@ func TestMakeChange(t *testing.T) {
 func TestCrossOriginPostsAreRefused(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	for _, path := range []string{"/logout", "/make-change"} {
 		req, err := http.NewRequest(http.MethodPost, app.url+path, strings.NewReader("amount=1"))
@@ -226,7 +226,7 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app := newTestApp(t, idp)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			tt.tamper(app)
 			resp := app.get("/account")
 			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
@@ -241,7 +241,7 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 func TestProtectedPagesWhileFusionAuthIsDown(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	first := newTestApp(t, idp)
-	first.login()
+	require.NoError(t, first.logInAs(testUserEmail, testUserPassword))
 
 	srv, _ := newAppWithIssuer(t, "http://"+freeAddr(t))
 	down := &testApp{t: t, url: srv.URL, idp: idp, client: newBrowserClient(t)}
@@ -259,7 +259,8 @@ func TestProtectedPagesWhileFusionAuthIsDown(t *testing.T) {
 func TestCallbackRefusesExpiredLogin(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	callback := app.signIn(app.startLogin(), testUserEmail, testUserPassword)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	idp.Advance(loginLifetime + time.Second)
 	idp.ResetRequests()
 	resp := app.get(callback)
@@ -273,7 +274,7 @@ func TestCallbackRefusesExpiredLogin(t *testing.T) {
 func TestFrontChannelLogout(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	for range 2 {
 		resp := app.get("/logout")
@@ -323,7 +324,8 @@ func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 	stepper := &testApp{t: t, url: appURL, idp: idp, auth: auth, client: newBrowserClient(t)}
 	authorize, err := url.Parse(rec.Header().Get("Location"))
 	require.NoError(t, err)
-	callback := stepper.signIn(authorize, testUserEmail, testUserPassword)
+	callback, err := stepper.signIn(authorize, testUserEmail, testUserPassword)
+	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodGet, callback, nil)
 	req.AddCookie(loginCookies[0])
 	rec = httptest.NewRecorder()

@@ -38,7 +38,7 @@ func assertEndedLocally(t *testing.T, resp response, idp *fusionauthtest.Server)
 func TestIdleSessionEnds(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newLimitedTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	// Used every 14 minutes, well past the 15-minute timeout in total.
 	for range 3 {
@@ -57,7 +57,7 @@ func TestIdleSessionEnds(t *testing.T) {
 func TestSessionEndsAtItsMaximumLifetime(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newLimitedTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	step := defaultSessionIdleTimeout - time.Minute
 	var used time.Duration
@@ -76,7 +76,7 @@ func TestSessionEndsAtItsMaximumLifetime(t *testing.T) {
 func TestSessionUseSetsACookieAtMostOncePerInterval(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newLimitedTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 	resp := app.get("/account")
 	assert.Empty(t, resp.Cookies(), "a request right after login sets no cookie")
@@ -96,7 +96,7 @@ func TestSessionUseSetsACookieAtMostOncePerInterval(t *testing.T) {
 func TestStaleCookiesCannotDriveRefreshes(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newLimitedTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	// Past the access token's expiry; the idle timeout is lifted until the
 	// end of the test.
 	app.auth.sessionIdleTimeout = 2 * time.Hour
@@ -125,7 +125,7 @@ func TestStaleCookiesCannotDriveRefreshes(t *testing.T) {
 func TestRefreshOnTheHomePageIsNotCached(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	idp.Advance(61 * time.Minute)
 
 	resp := app.get("/")
