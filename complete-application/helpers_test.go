@@ -1,3 +1,9 @@
+// The test application and the user's steps, shared by every test: the app
+// on a random port against the FusionAuth stand-in, a browser that shows each
+// redirect, the login step (error-returning, so goroutines can use it), and
+// the checks a refusal must pass (no session, a clear error page, logged
+// out).
+
 package main
 
 import (
@@ -19,6 +25,7 @@ import (
 
 	"changebank/e2e/fusionauthtest"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -58,6 +65,45 @@ func newTestApp(t testing.TB, idp *fusionauthtest.Server) *testApp {
 	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
 }
 
+// newAppFor starts the application with issuer, which serves idp.
+func newAppFor(t *testing.T, idp *fusionauthtest.Server, issuer string) *testApp {
+	t.Helper()
+	srv, auth := newAppWithIssuer(t, issuer)
+	auth.now = idp.Now
+	registerRedirectURLs(t, idp, srv.URL)
+	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
+}
+
+// newAppWithIssuer starts the application with the given issuer, which need
+// not answer yet.
+func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authenticator) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	env := map[string]string{
+		"APP_URL":        "http://" + srv.Listener.Addr().String(),
+		"ISSUER":         issuer,
+		"APP_SECRET_KEY": testSecretKey,
+	}
+	cfg, err := loadConfig(func(name string) string { return env[name] })
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
+	pages, err := parsePages(logger)
+	require.NoError(t, err)
+	auth, err := newAuthenticator(cfg, logger)
+	require.NoError(t, err)
+	auth.retryInterval = 0
+	auth.httpClient.Timeout = 2 * time.Second
+	// Most tests jump the clock past an access token's lifetime, or a
+	// refresh token's, in one step; the session's own limits would end those
+	// sessions first. newLimitedTestApp (session_test.go) puts the limits back.
+	auth.sessionIdleTimeout = 365 * 24 * time.Hour
+	auth.sessionMaxLifetime = 365 * 24 * time.Hour
+	srv.Config.Handler = newHandler(logger, pages, auth, cfg)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, auth
+}
+
 // testLogOutput sends the app's log to the test's output, which go test
 // shows only for failing tests or with -v.
 func testLogOutput(t testing.TB) io.Writer {
@@ -65,6 +111,10 @@ func testLogOutput(t testing.TB) io.Writer {
 		return t.Output()
 	}
 	return io.Discard
+}
+
+func newDiscardLogger() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
 }
 
 // newBrowserClient is an HTTP client with a cookie jar that does not follow redirects.
@@ -81,6 +131,23 @@ func newBrowserClient(t testing.TB) *http.Client {
 	}
 }
 
+// newBrowser is another browser, with cookies of its own, on the same app.
+func (a *testApp) newBrowser() *testApp {
+	a.t.Helper()
+	return &testApp{t: a.t, url: a.url, idp: a.idp, auth: a.auth, client: newBrowserClient(a.t), srv: a.srv}
+}
+
+// copyOfCookies is another browser holding the same cookies as a: what
+// someone who copied them would have.
+func (a *testApp) copyOfCookies() *testApp {
+	a.t.Helper()
+	c := a.newBrowser()
+	u, err := url.Parse(a.url)
+	require.NoError(a.t, err)
+	c.client.Jar.SetCookies(u, a.client.Jar.Cookies(u))
+	return c
+}
+
 // registerRedirectURLs adds appURL's callback and logout URLs to the Changebank
 // application through the admin API.
 func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL string) {
@@ -91,6 +158,16 @@ func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL strin
 			"logoutURL":              appURL + "/logout",
 		},
 	}})
+}
+
+// registerUser creates a user registered to Changebank through the admin
+// API, as an administrator would in FusionAuth.
+func registerUser(t *testing.T, idp *fusionauthtest.Server, id, email, password string) {
+	t.Helper()
+	callAdminAPI(t, idp, http.MethodPost, "/api/user/registration/"+id, map[string]any{
+		"user":         map[string]any{"email": email, "password": password},
+		"registration": map[string]any{"applicationId": testClientID},
+	})
 }
 
 // callAdminAPI sends body as JSON to the stand-in's admin API with its API
@@ -312,6 +389,12 @@ func (a *testApp) setCookie(name, value string) {
 	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 
+// deleteCookie removes the app's cookie called name from the browser.
+func (a *testApp) deleteCookie(name string) {
+	u, _ := url.Parse(a.url)
+	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
+}
+
 // requestsTo counts the requests the stand-in received for path.
 func requestsTo(idp *fusionauthtest.Server, path string) int {
 	n := 0
@@ -342,36 +425,68 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// newAppWithIssuer starts the application with the given issuer, which need
-// not answer yet.
-func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authenticator) {
+// sessionCookies are the cookies that make up a logged-in session.
+var sessionCookies = []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie}
+
+// assertLoggedOut checks the browser holds no session and /account refuses it.
+func assertLoggedOut(t *testing.T, app *testApp) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	env := map[string]string{
-		"APP_URL":        "http://" + srv.Listener.Addr().String(),
-		"ISSUER":         issuer,
-		"APP_SECRET_KEY": testSecretKey,
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user", "cb_login"} {
+		assert.Empty(t, app.cookie(name), "cookie %s", name)
 	}
-	cfg, err := loadConfig(func(name string) string { return env[name] })
-	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
-	pages, err := parsePages(logger)
-	require.NoError(t, err)
-	auth, err := newAuthenticator(cfg, logger)
-	require.NoError(t, err)
-	auth.retryInterval = 0
-	auth.httpClient.Timeout = 2 * time.Second
-	// Most tests jump the clock past an access token's lifetime, or a
-	// refresh token's, in one step; the session's own limits would end those
-	// sessions first. session_limits_test.go puts the limits back.
-	auth.sessionIdleTimeout = 365 * 24 * time.Hour
-	auth.sessionMaxLifetime = 365 * 24 * time.Hour
-	srv.Config.Handler = newHandler(logger, pages, auth, cfg)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, auth
+	resp := app.get("/account")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /account")
+	assert.Equal(t, "/", resp.Header.Get("Location"), "GET /account goes home")
 }
 
-func newDiscardLogger() *slog.Logger {
-	return slog.New(slog.DiscardHandler)
+// assertSetsNoSession checks that a response stores no session in the
+// browser: every session cookie it sets, it deletes.
+func assertSetsNoSession(t *testing.T, resp *http.Response) {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Value != "" && c.MaxAge >= 0 {
+			assert.Fail(t, "the response sets a cookie", "Set-Cookie %s (%d bytes) on %s %s",
+				c.Name, len(c.Value), resp.Request.Method, resp.Request.URL.Path)
+		}
+	}
+}
+
+// assertDeletesSession checks that a response deletes every session cookie.
+func assertDeletesSession(t *testing.T, resp *http.Response) {
+	t.Helper()
+	deleted := map[string]bool{}
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			deleted[c.Name] = true
+		}
+	}
+	for _, name := range sessionCookies {
+		assert.True(t, deleted[name], "%s %s deletes cookie %s", resp.Request.Method, resp.Request.URL.Path, name)
+	}
+}
+
+// assertRefreshEndedSession checks the outcome of a refused refresh: the
+// browser goes to the home page, every session cookie is deleted and none is
+// set, /account refuses, and FusionAuth heard the one refresh request and
+// nothing after it.
+func assertRefreshEndedSession(t *testing.T, resp response, app *testApp, idp *fusionauthtest.Server) {
+	t.Helper()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assertDeletesSession(t, resp.Response)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refresh, and nothing after it")
+	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+}
+
+// assertErrorPage checks an answer is the styled error page with the status
+// want: a clear message, never a 500 or a raw upstream error.
+func assertErrorPage(t *testing.T, resp response, want int) {
+	t.Helper()
+	assert.Equal(t, want, resp.StatusCode, "%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.body)
+	assert.NotEmpty(t, elementText(resp.body, "error"), "%s %s explains what happened", resp.Request.Method, resp.Request.URL.Path)
+	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
+		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
+	}
 }
