@@ -71,10 +71,7 @@ func newIDPFront(t testing.TB) *idpFront {
 // newApp starts the application with the front as its issuer.
 func (f *idpFront) newApp(t testing.TB) *testApp {
 	t.Helper()
-	srv, auth := newAppWithIssuer(t, f.url)
-	auth.now = f.idp.Now
-	registerRedirectURLs(t, f.idp, srv.URL)
-	return &testApp{t: t, url: srv.URL, idp: f.idp, auth: auth, client: newBrowserClient(t), srv: srv}
+	return newAppFor(t, f.idp, f.url)
 }
 
 func (f *idpFront) serve(listener net.Listener) {

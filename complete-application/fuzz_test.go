@@ -30,13 +30,13 @@ func FuzzSessionCookies(f *testing.F) {
 	app.auth.sessionIdleTimeout = defaultSessionIdleTimeout
 	app.auth.sessionMaxLifetime = defaultSessionMaxLifetime
 	require.NoError(f, app.logInAs(testUserEmail, testUserPassword))
-	handler, jar := app.handler(), app.auth.cookies
+	handler, sealer := app.handler(), app.auth.cookies
 
-	realUser, err := jar.open(userCookie, app.cookie(userCookie))
+	realUser, err := sealer.open(userCookie, app.cookie(userCookie))
 	if err != nil {
 		f.Fatal(err)
 	}
-	realAccessToken, err := jar.open(accessTokenCookie, app.cookie(accessTokenCookie))
+	realAccessToken, err := sealer.open(accessTokenCookie, app.cookie(accessTokenCookie))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func FuzzSessionCookies(f *testing.F) {
 		idp.ResetRequests() // The stand-in records every request; keep it small.
 		cookie := func(name, value string, seal bool) string {
 			if seal {
-				value = jar.seal(name, []byte(value))
+				value = sealer.seal(name, []byte(value))
 			}
 			return name + "=" + value
 		}

@@ -1,97 +1,109 @@
-// Hardening beyond the login itself: configuration refused at start,
-// FusionAuth's redirects not followed, key refetches limited, security
-// headers, Secure cookies and HSTS behind https, cross-origin posts refused,
-// and no caching of answers that set cookies. The table below maps
-// security.md's checklist to the tests that check each item.
+// Hardening beyond the login itself: configuration read and refused at
+// start, FusionAuth's redirects not followed, key refetches limited, HSTS and
+// Secure __Host- cookies behind https, cross-origin posts refused, and no
+// caching of an answer that sets cookies.
 //
 // Which test checks which item of the security checklist (security.md, "The
-// checklist"). Tests are in this package unless marked e2e (the browser suite,
-// ./e2e, against the FusionAuth stand-in or a real FusionAuth) or stub
-// (./stub-application).
+// checklist"), and in which file. Tests are in this package unless marked e2e
+// (the browser suite, ./e2e, against the FusionAuth stand-in or a real
+// FusionAuth) or stub (./stub-application).
 //
 //	1. Discovery: exact issuer; app starts and serves public pages while
 //	   FusionAuth is down, login 503, works once it is up.
-//		TestDiscoveryRequiresTheExactIssuer, TestLoginWorksOnceFusionAuthStarts,
-//		TestRunServesLoginOnceFusionAuthComesUp,
-//		TestProtectedPagesWhileFusionAuthIsDown
+//		login: TestDiscoveryRequiresTheExactIssuer, TestLoginWorksOnceFusionAuthStarts
+//		main: TestRunServesLoginOnceFusionAuthComesUp, TestRunServesAndShutsDown
+//		session: TestProtectedPagesWhileFusionAuthIsDown
 //	2. Login transaction: fresh state, nonce, S256 verifier in a sealed short-
 //	   lived cookie, deleted on use; any replica finishes a login; two tabs log
 //	   in at once.
-//		TestLoginAccountMakeChangeLogout, TestCallbackRefusesExpiredLogin,
-//		TestReplicasWithOneKeyShareLoginsAndSessions,
+//		login: TestLoginAccountMakeChangeLogout, TestCallbackRefusesExpiredLogin,
 //		TestTwoTabsLoggingInAtOnce, TestConcurrentLoginFlowsAllSucceed
+//		session: TestReplicasWithOneKeyShareLoginsAndSessions
 //	3. Callback: state, RFC 9207 iss (also before the error branch, and
 //	   required when announced), escaped errors, replay and unsolicited callbacks
 //	   refused before any token request.
-//		TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest,
+//		login: TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest,
 //		TestCallbackChecksIssBeforeItsError, TestCallbackWithoutIssIsRefused,
 //		TestCallbackErrorIsEscaped, TestReplayedCallbackIsRefused,
 //		TestCallbackRefusesReplayBeforeLogout
 //	4. Token response: Bearer only, id_token present and a string, hanging
 //	   endpoint.
-//		TestCallbackRefusesMisbehavingFusionAuth,
-//		TestRefreshRefusesNonBearerTokens, TestRefreshRefusesAMalformedIDToken,
+//		login: TestCallbackRefusesMisbehavingFusionAuth,
 //		TestCallbackGivesUpOnAHangingTokenEndpoint
+//		session: TestRefreshRefusesNonBearerTokens, TestRefreshRefusesAMalformedIDToken
 //	5. ID token: go-oidc's checks plus nonce, sub, iat, azp, extra audiences,
 //	   pinned RS256, at_hash.
-//		TestCallbackRefusesMisbehavingFusionAuth (one case per fault),
+//		login: TestCallbackRefusesMisbehavingFusionAuth (one case per fault),
 //		TestTokenResponsesWithASubstitutedAccessTokenAreRefused
 //	6. Session cookies: HttpOnly, SameSite=Lax, Path=/, Secure and __Host-
 //	   with https, under 4096 bytes, sealed binding the full name and a version.
-//		TestLoginAccountMakeChangeLogout, TestSecureCookiesWhenAppURLIsHTTPS,
-//		TestCookieJarSealsAndOpens, TestCookieJarRefusesOversizedCookies,
-//		TestSealedValuesBindTheFullNameAndVersion, e2e:TestLoginShowsAccount
-//	7. Protected pages: local verification, no call per request; refresh
-//	   verified like a login; a refused refresh ends the session; racing tabs
-//	   (Reusable and OneTimeUse, one replica or two) stay logged in.
-//		TestLoginAccountMakeChangeLogout, TestRefreshesExpiredAccessToken,
-//		TestRefreshRefusalsEndTheSession,
+//		login: TestLoginAccountMakeChangeLogout
+//		hardening: TestSecureCookiesWhenAppURLIsHTTPS
+//		session: TestCookieSealerSealsAndOpens, TestCookieSealerRefusesOversizedCookies,
+//		TestCookieSealerClearMatchesAttributes, TestSealedValuesBindTheFullNameAndVersion
+//		e2e:TestLoginShowsAccount
+//	7. Protected pages: local verification, no call per request, a cache of
+//	   verified tokens that re-checks exp and sub; refresh verified like a
+//	   login; a refused refresh ends the session; racing tabs (Reusable and
+//	   OneTimeUse, one replica or two) stay logged in.
+//		login: TestLoginAccountMakeChangeLogout,
+//		TestLoginWithoutRefreshTokenEndsWithItsAccessToken
+//		session: TestVerifiedTokenIsNotVerifiedAgain,
+//		TestTokenThatFailedIsNeverServedFromTheCache,
+//		TestExpiredTokenIsRefusedEvenFromTheCache,
+//		TestCachedTokenIsRefusedForAnotherUser, TestVerifiedTokenCacheStaysBounded,
+//		TestVerifiedTokenCacheDropsExpiredEntriesFirst,
+//		TestVerifiedTokenCacheIsSafeForConcurrentUse
+//		session: TestRefreshesExpiredAccessToken, TestRefreshRefusalsEndTheSession,
 //		TestRefreshRefusesTokensFromAnotherAuthentication,
-//		TestExpiredRefreshTokenEndsSession,
+//		TestExpiredRefreshTokenEndsSession, TestRefreshWithoutIDToken,
 //		TestTabsRefreshingTogetherStayLoggedIn,
 //		TestRequestSentBeforeTheNewCookiesIsServed,
-//		TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies,
+//		TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies
 //		e2e:TestExpiredAccessTokenIsRefreshed
 //	8. Logout: same-origin POST; revokes the refresh token (Logout API); end-
 //	   session redirect with client_id, post_logout_redirect_uri, state, hint
 //	   when present, also without the ID token; returning state checked; front-
 //	   channel GET idempotent and framable by FusionAuth only; unreachable
 //	   FusionAuth said plainly; a copy of the cookies is dead after logout.
-//		TestCrossOriginPostsAreRefused, TestLogoutRevokesTheRefreshToken,
-//		TestLogoutForgetsASharedRefresh,
+//		hardening: TestCrossOriginPostsAreRefused
+//		logout: TestLogoutRevokesTheRefreshToken, TestLogoutForgetsASharedRefresh,
 //		TestLogoutWithoutIDTokenEndsFusionAuthSession,
 //		TestLogoutReturnChecksState, TestFrontChannelLogout,
-//		TestLogoutWhenFusionAuthIsDown, TestLogoutIsLoggedWithTheSubject,
+//		TestLogoutWhenFusionAuthIsDown, TestLogoutIsLoggedWithTheSubject
 //		e2e:TestLogoutEndsSession, e2e:TestLogoutRevokesCopiedCookies,
 //		e2e:TestLogoutWithoutIDTokenEndsFusionAuthSession
 //	9. Responses: no-store on session pages and on every cookie-setting answer
 //	   (a refreshing GET / too); HSTS with https; static files from the static
 //	   folder only; security headers; CSP.
-//		TestRoutesLoggedOut (incl. %2e%2e and ..%2f paths), TestRoutesLoggedIn,
-//		TestRefreshOnTheHomePageIsNotCached,
-//		TestSessionUseSetsACookieAtMostOncePerInterval, TestHSTSOnlyWithHTTPS,
+//		pages: TestRoutesLoggedOut (incl. %2e%2e and ..%2f paths), TestRoutesLoggedIn
+//		hardening: TestRefreshOnTheHomePageIsNotCached, TestHSTSOnlyWithHTTPS
+//		session: TestSessionUseSetsACookieAtMostOncePerInterval
 //		stub:TestStubServesItsPages
 //	10. Bad input: tampered, truncated or foreign cookies mean logged out;
 //	   malformed forms 400; upstream failures 502/503.
-//		TestBadSessionCookiesMeanLoggedOut,
+//		session: TestBadSessionCookiesMeanLoggedOut,
 //		TestReplicasWithDifferentKeysLogTheUserOutCleanly,
-//		TestSessionOutlivesAFusionAuthOutage, FuzzSessionCookies,
-//		FuzzCallbackQuery, FuzzMakeChangeForm
+//		TestSessionOutlivesAFusionAuthOutage
+//		pages: TestMakeChange (malformed and oversized forms)
+//		fuzz: FuzzSessionCookies, FuzzCallbackQuery, FuzzMakeChangeForm
 //	11. Session limits: idle timeout and absolute lifetime checked locally
 //	   before any refresh; a stale cookie set cannot drive refreshes.
-//		TestIdleSessionEnds, TestSessionEndsAtItsMaximumLifetime,
-//		TestStaleCookiesCannotDriveRefreshes, TestLoadConfigReadsSessionLimits
+//		session: TestIdleSessionEnds, TestSessionEndsAtItsMaximumLifetime,
+//		TestStaleCookiesCannotDriveRefreshes
+//		hardening: TestLoadConfigReadsSessionLimits
 //	12. Upstream hardening: plain http to another host, the kickstart's
 //	   secret, a missing APP_SECRET_KEY refused off this machine; no redirects
 //	   followed; key refetches limited; iss before error.
-//		TestLoadConfigRefusesUnsafeDeployments,
-//		TestFusionAuthRedirectsAreNotFollowed,
-//		TestUnknownKeyRefetchesAreLimited, TestLoginAfterKeyRotation,
-//		TestRefreshAfterKeyRotationFetchesTheKeysOnce,
-//		TestCallbackChecksIssBeforeItsError
+//		hardening: TestLoadConfigRefusesUnsafeDeployments,
+//		TestLoadConfigRefusesInvalidValues, TestFusionAuthRedirectsAreNotFollowed,
+//		TestUnknownKeyRefetchesAreLimited
+//		login: TestLoginAfterKeyRotation, TestCallbackChecksIssBeforeItsError
+//		session: TestRefreshAfterKeyRotationFetchesTheKeysOnce
 //	13. Money: integer cents, the four examples, bad amounts.
-//		TestParseDollars, TestMakeChangeCounts, TestMakeChange,
-//		FuzzParseDollars, e2e:TestMakeChange
+//		pages: TestParseDollars, TestMakeChangeCounts, TestMakeChange
+//		fuzz: FuzzParseDollars
+//		e2e:TestMakeChange
 
 package main
 
@@ -318,15 +330,9 @@ func TestUnknownKeyRefetchesAreLimited(t *testing.T) {
 func TestHSTSOnlyWithHTTPS(t *testing.T) {
 	for _, appURL := range []string{"https://changebank.example", "http://localhost:5000"} {
 		env := map[string]string{"APP_URL": appURL, "APP_SECRET_KEY": testSecretKey, "CLIENT_SECRET": "own-secret"}
-		cfg, err := loadConfig(func(name string) string { return env[name] })
-		require.NoError(t, err)
-		logger := newDiscardLogger()
-		pages, err := parsePages(logger)
-		require.NoError(t, err)
-		auth, err := newAuthenticator(cfg, logger)
-		require.NoError(t, err)
+		handler, _ := newHandlerFromEnv(t, env)
 		rec := httptest.NewRecorder()
-		newHandler(logger, pages, auth, cfg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, appURL+"/", nil))
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, appURL+"/", nil))
 		require.Equal(t, http.StatusOK, rec.Code)
 		want := ""
 		if strings.HasPrefix(appURL, "https:") {
@@ -348,15 +354,8 @@ func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 		"oauthConfiguration": map[string]any{"clientSecret": clientSecret},
 	}})
 	env := map[string]string{"APP_URL": appURL, "PORT": "8443", "ISSUER": idp.URL(), "APP_SECRET_KEY": testSecretKey, "CLIENT_SECRET": clientSecret}
-	cfg, err := loadConfig(func(name string) string { return env[name] })
-	require.NoError(t, err)
-	logger := newDiscardLogger()
-	pages, err := parsePages(logger)
-	require.NoError(t, err)
-	auth, err := newAuthenticator(cfg, logger)
-	require.NoError(t, err)
+	handler, auth := newHandlerFromEnv(t, env)
 	auth.now = idp.Now
-	handler := newHandler(logger, pages, auth, cfg)
 	registerRedirectURLs(t, idp, appURL)
 
 	rec := httptest.NewRecorder()

@@ -57,18 +57,16 @@ func (a *testApp) handler() http.Handler { return a.srv.Config.Handler }
 // real FusionAuth.
 func newTestApp(t testing.TB, idp *fusionauthtest.Server) *testApp {
 	t.Helper()
-	srv, auth := newAppWithIssuer(t, idp.URL())
-	// The app checks token times against the stand-in's clock, so tests can
-	// move that clock to expire tokens.
-	auth.now = idp.Now
-	registerRedirectURLs(t, idp, srv.URL)
-	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
+	return newAppFor(t, idp, idp.URL())
 }
 
-// newAppFor starts the application with issuer, which serves idp.
-func newAppFor(t *testing.T, idp *fusionauthtest.Server, issuer string) *testApp {
+// newAppFor is newTestApp with issuer as the app's ISSUER: idp behind a
+// front, or another spelling of idp's address.
+func newAppFor(t testing.TB, idp *fusionauthtest.Server, issuer string) *testApp {
 	t.Helper()
 	srv, auth := newAppWithIssuer(t, issuer)
+	// The app checks token times against the stand-in's clock, so tests can
+	// move that clock to expire tokens.
 	auth.now = idp.Now
 	registerRedirectURLs(t, idp, srv.URL)
 	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
@@ -84,13 +82,7 @@ func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authentic
 		"ISSUER":         issuer,
 		"APP_SECRET_KEY": testSecretKey,
 	}
-	cfg, err := loadConfig(func(name string) string { return env[name] })
-	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
-	pages, err := parsePages(logger)
-	require.NoError(t, err)
-	auth, err := newAuthenticator(cfg, logger)
-	require.NoError(t, err)
+	handler, auth := newHandlerFromEnv(t, env)
 	auth.retryInterval = 0
 	auth.httpClient.Timeout = 2 * time.Second
 	// Most tests jump the clock past an access token's lifetime, or a
@@ -98,7 +90,7 @@ func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authentic
 	// sessions first. newLimitedTestApp (session_test.go) puts the limits back.
 	auth.sessionIdleTimeout = 365 * 24 * time.Hour
 	auth.sessionMaxLifetime = 365 * 24 * time.Hour
-	srv.Config.Handler = newHandler(logger, pages, auth, cfg)
+	srv.Config.Handler = handler
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, auth
@@ -113,8 +105,18 @@ func testLogOutput(t testing.TB) io.Writer {
 	return io.Discard
 }
 
-func newDiscardLogger() *slog.Logger {
-	return slog.New(slog.DiscardHandler)
+// newHandlerFromEnv builds the application's handler from env, as run does,
+// and returns it with its authenticator, whose fields a test may still set.
+func newHandlerFromEnv(t testing.TB, env map[string]string) (http.Handler, *authenticator) {
+	t.Helper()
+	cfg, err := loadConfig(func(name string) string { return env[name] })
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
+	pages, err := parsePages(logger)
+	require.NoError(t, err)
+	auth, err := newAuthenticator(cfg, logger)
+	require.NoError(t, err)
+	return newHandler(logger, pages, auth, cfg), auth
 }
 
 // newBrowserClient is an HTTP client with a cookie jar that does not follow redirects.
