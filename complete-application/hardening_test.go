@@ -53,8 +53,8 @@
 //		TestExpiredTokenIsRefusedEvenFromTheCache,
 //		TestCachedTokenIsRefusedForAnotherUser, TestVerifiedTokenCacheStaysBounded,
 //		TestVerifiedTokenCacheDropsExpiredEntriesFirst,
-//		TestVerifiedTokenCacheIsSafeForConcurrentUse
-//		session: TestRefreshesExpiredAccessToken, TestRefreshRefusalsEndTheSession,
+//		TestVerifiedTokenCacheIsSafeForConcurrentUse,
+//		TestRefreshesExpiredAccessToken, TestRefreshRefusalsEndTheSession,
 //		TestRefreshRefusesTokensFromAnotherAuthentication,
 //		TestExpiredRefreshTokenEndsSession, TestRefreshWithoutIDToken,
 //		TestTabsRefreshingTogetherStayLoggedIn,
