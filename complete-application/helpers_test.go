@@ -1,8 +1,15 @@
+// The test application and the user's steps, shared by every test: the app
+// on a random port against the FusionAuth stand-in, a browser that shows each
+// redirect, the login step (error-returning, so goroutines can use it), and
+// the checks a refusal must pass (no session, a clear error page, logged
+// out).
+
 package main
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,12 +18,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"changebank/e2e/fusionauthtest"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,12 +57,43 @@ func (a *testApp) handler() http.Handler { return a.srv.Config.Handler }
 // real FusionAuth.
 func newTestApp(t testing.TB, idp *fusionauthtest.Server) *testApp {
 	t.Helper()
-	srv, auth := newAppWithIssuer(t, idp.URL())
+	return newAppFor(t, idp, idp.URL())
+}
+
+// newAppFor is newTestApp with issuer as the app's ISSUER: idp behind a
+// front, or another spelling of idp's address.
+func newAppFor(t testing.TB, idp *fusionauthtest.Server, issuer string) *testApp {
+	t.Helper()
+	srv, auth := newAppWithIssuer(t, issuer)
 	// The app checks token times against the stand-in's clock, so tests can
 	// move that clock to expire tokens.
 	auth.now = idp.Now
 	registerRedirectURLs(t, idp, srv.URL)
 	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
+}
+
+// newAppWithIssuer starts the application with the given issuer, which need
+// not answer yet.
+func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authenticator) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	env := map[string]string{
+		"APP_URL":        "http://" + srv.Listener.Addr().String(),
+		"ISSUER":         issuer,
+		"APP_SECRET_KEY": testSecretKey,
+	}
+	handler, auth := newHandlerFromEnv(t, env)
+	auth.retryInterval = 0
+	auth.httpClient.Timeout = 2 * time.Second
+	// Most tests jump the clock past an access token's lifetime, or a
+	// refresh token's, in one step; the session's own limits would end those
+	// sessions first. newLimitedTestApp (session_test.go) puts the limits back.
+	auth.sessionIdleTimeout = 365 * 24 * time.Hour
+	auth.sessionMaxLifetime = 365 * 24 * time.Hour
+	srv.Config.Handler = handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, auth
 }
 
 // testLogOutput sends the app's log to the test's output, which go test
@@ -63,6 +103,20 @@ func testLogOutput(t testing.TB) io.Writer {
 		return t.Output()
 	}
 	return io.Discard
+}
+
+// newHandlerFromEnv builds the application's handler from env, as run does,
+// and returns it with its authenticator, whose fields a test may still set.
+func newHandlerFromEnv(t testing.TB, env map[string]string) (http.Handler, *authenticator) {
+	t.Helper()
+	cfg, err := loadConfig(func(name string) string { return env[name] })
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
+	pages, err := parsePages(logger)
+	require.NoError(t, err)
+	auth, err := newAuthenticator(cfg, logger)
+	require.NoError(t, err)
+	return newHandler(logger, pages, auth, cfg), auth
 }
 
 // newBrowserClient is an HTTP client with a cookie jar that does not follow redirects.
@@ -79,6 +133,23 @@ func newBrowserClient(t testing.TB) *http.Client {
 	}
 }
 
+// newBrowser is another browser, with cookies of its own, on the same app.
+func (a *testApp) newBrowser() *testApp {
+	a.t.Helper()
+	return &testApp{t: a.t, url: a.url, idp: a.idp, auth: a.auth, client: newBrowserClient(a.t), srv: a.srv}
+}
+
+// copyOfCookies is another browser holding the same cookies as a: what
+// someone who copied them would have.
+func (a *testApp) copyOfCookies() *testApp {
+	a.t.Helper()
+	c := a.newBrowser()
+	u, err := url.Parse(a.url)
+	require.NoError(a.t, err)
+	c.client.Jar.SetCookies(u, a.client.Jar.Cookies(u))
+	return c
+}
+
 // registerRedirectURLs adds appURL's callback and logout URLs to the Changebank
 // application through the admin API.
 func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL string) {
@@ -89,6 +160,16 @@ func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL strin
 			"logoutURL":              appURL + "/logout",
 		},
 	}})
+}
+
+// registerUser creates a user registered to Changebank through the admin
+// API, as an administrator would in FusionAuth.
+func registerUser(t *testing.T, idp *fusionauthtest.Server, id, email, password string) {
+	t.Helper()
+	callAdminAPI(t, idp, http.MethodPost, "/api/user/registration/"+id, map[string]any{
+		"user":         map[string]any{"email": email, "password": password},
+		"registration": map[string]any{"applicationId": testClientID},
+	})
 }
 
 // callAdminAPI sends body as JSON to the stand-in's admin API with its API
@@ -113,25 +194,47 @@ type response struct {
 	body string
 }
 
-func (a *testApp) do(req *http.Request) response {
-	a.t.Helper()
+// send sends req from this browser and reads the answer. It returns what
+// went wrong instead of failing the test, so that the login step can run in
+// a goroutine.
+func (a *testApp) send(req *http.Request) (response, error) {
 	resp, err := a.client.Do(req)
-	require.NoError(a.t, err, "%s %s", req.Method, req.URL)
+	if err != nil {
+		return response{}, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
+	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, fmt.Errorf("%s %s: reading the answer: %w", req.Method, req.URL, err)
+	}
+	return response{Response: resp, body: string(body)}, nil
+}
+
+// fetch is send for a GET of a path of the app, or of an absolute URL.
+func (a *testApp) fetch(target string) (response, error) {
+	if strings.HasPrefix(target, "/") {
+		target = a.url + target
+	}
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		return response{}, err
+	}
+	return a.send(req)
+}
+
+func (a *testApp) do(req *http.Request) response {
+	a.t.Helper()
+	resp, err := a.send(req)
 	require.NoError(a.t, err)
-	return response{Response: resp, body: string(body)}
+	return resp
 }
 
 // get fetches a path of the app, or an absolute URL.
 func (a *testApp) get(target string) response {
 	a.t.Helper()
-	if strings.HasPrefix(target, "/") {
-		target = a.url + target
-	}
-	req, err := http.NewRequest(http.MethodGet, target, nil)
+	resp, err := a.fetch(target)
 	require.NoError(a.t, err)
-	return a.do(req)
+	return resp
 }
 
 // getAfterRetry fetches a path and, when the app asks for a retry of the
@@ -162,57 +265,113 @@ func (a *testApp) post(path string, form url.Values) response {
 	return a.do(req)
 }
 
+// The user's steps of a login. Each returns what went wrong, naming the
+// step, instead of failing the test: tests require.NoError on the result,
+// and concurrent tests collect the errors of their goroutines.
+
+// wantStatus returns an error unless resp has one of the statuses want.
+func wantStatus(resp response, want ...int) error {
+	if slices.Contains(want, resp.StatusCode) {
+		return nil
+	}
+	return fmt.Errorf("%s %s: status %d, want %v: %s", resp.Request.Method, resp.Request.URL, resp.StatusCode, want, resp.body)
+}
+
 // startLogin follows the Login button and returns FusionAuth's authorize URL.
-func (a *testApp) startLogin() *url.URL {
-	a.t.Helper()
-	resp := a.get("/login")
-	require.Equal(a.t, http.StatusSeeOther, resp.StatusCode, "GET /login: %s", resp.body)
-	authorize, err := url.Parse(resp.Header.Get("Location"))
-	require.NoError(a.t, err)
-	return authorize
+func (a *testApp) startLogin() (*url.URL, error) {
+	resp, err := a.fetch("/login")
+	if err != nil {
+		return nil, err
+	}
+	if err := wantStatus(resp, http.StatusSeeOther); err != nil {
+		return nil, err
+	}
+	return url.Parse(resp.Header.Get("Location"))
 }
 
-// signIn plays the user on FusionAuth's login page and returns the callback
-// URL FusionAuth redirects to, without visiting it.
-func (a *testApp) signIn(authorize *url.URL, email, password string) string {
-	a.t.Helper()
-	page := a.get(authorize.String())
-	require.Equal(a.t, http.StatusOK, page.StatusCode, "GET authorize: %s", page.body)
-	form := authorize.Query()
-	form.Set("loginId", email)
-	form.Set("password", password)
-	// "Keep me signed in" is ticked on FusionAuth's form, as a browser sends it.
-	form.Set("rememberDevice", "true")
-	req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
-	require.NoError(a.t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp := a.do(req)
-	require.Contains(a.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, "POST authorize: %s", resp.body)
-	return a.followFusionAuth(resp.Header.Get("Location"))
-}
-
-// followFusionAuth follows FusionAuth's own redirects (the consent step),
-// which come before the callback, and returns the first address elsewhere.
-func (a *testApp) followFusionAuth(location string) string {
-	a.t.Helper()
+// signIn plays the user at FusionAuth: on its login form it enters email
+// and password (with "Keep me signed in" ticked, as a browser sends it),
+// or, while FusionAuth's session lasts, it sees no form; then it follows
+// FusionAuth's own redirects (the consent step) and returns the callback URL
+// FusionAuth sends the browser to, without visiting it.
+func (a *testApp) signIn(authorize *url.URL, email, password string) (string, error) {
+	page, err := a.fetch(authorize.String())
+	if err != nil {
+		return "", err
+	}
+	if err := wantStatus(page, http.StatusOK, http.StatusFound); err != nil {
+		return "", err
+	}
+	resp := page
+	if page.StatusCode == http.StatusOK {
+		form := authorize.Query()
+		form.Set("loginId", email)
+		form.Set("password", password)
+		form.Set("rememberDevice", "true")
+		req, err := http.NewRequest(http.MethodPost, a.idp.URL()+"/oauth2/authorize", strings.NewReader(form.Encode()))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if resp, err = a.send(req); err != nil {
+			return "", err
+		}
+		if err := wantStatus(resp, http.StatusFound, http.StatusSeeOther); err != nil {
+			return "", err
+		}
+	}
+	location := resp.Header.Get("Location")
 	for strings.HasPrefix(location, "/") || strings.HasPrefix(location, a.idp.URL()+"/") {
 		if strings.HasPrefix(location, "/") {
 			location = a.idp.URL() + location
 		}
-		resp := a.get(location)
-		require.Equal(a.t, http.StatusFound, resp.StatusCode, "GET %s: %s", location, resp.body)
+		if resp, err = a.fetch(location); err != nil {
+			return "", err
+		}
+		if err := wantStatus(resp, http.StatusFound); err != nil {
+			return "", err
+		}
 		location = resp.Header.Get("Location")
 	}
-	return location
+	return location, nil
 }
 
-// login runs the whole login and fails the test unless it lands on /account.
+// loginCallback starts a login and signs in at FusionAuth, and returns the
+// callback URL without visiting it.
+func (a *testApp) loginCallback(email, password string) (string, error) {
+	authorize, err := a.startLogin()
+	if err != nil {
+		return "", err
+	}
+	return a.signIn(authorize, email, password)
+}
+
+// logInAs is the whole login, as a browser makes it: the Login button,
+// FusionAuth's form and redirects, and the callback, which must send the
+// browser to /account.
+func (a *testApp) logInAs(email, password string) error {
+	callback, err := a.loginCallback(email, password)
+	if err != nil {
+		return err
+	}
+	resp, err := a.fetch(callback)
+	if err != nil {
+		return err
+	}
+	if err := wantStatus(resp, http.StatusSeeOther); err != nil {
+		return err
+	}
+	if location := resp.Header.Get("Location"); location != "/account" {
+		return fmt.Errorf("GET /callback: redirect to %q, want /account", location)
+	}
+	return nil
+}
+
+// login logs the kickstart's user in and stops the test if that fails: the
+// shortcut of the benchmarks and the load test.
 func (a *testApp) login() {
 	a.t.Helper()
-	callback := a.signIn(a.startLogin(), testUserEmail, testUserPassword)
-	resp := a.get(callback)
-	require.Equal(a.t, http.StatusSeeOther, resp.StatusCode, "GET callback: %s", resp.body)
-	require.Equal(a.t, "/account", resp.Header.Get("Location"))
+	require.NoError(a.t, a.logInAs(testUserEmail, testUserPassword))
 }
 
 // cookie returns the value of the app's cookie called name, or "".
@@ -230,6 +389,12 @@ func (a *testApp) cookie(name string) string {
 func (a *testApp) setCookie(name, value string) {
 	u, _ := url.Parse(a.url)
 	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// deleteCookie removes the app's cookie called name from the browser.
+func (a *testApp) deleteCookie(name string) {
+	u, _ := url.Parse(a.url)
+	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
 }
 
 // requestsTo counts the requests the stand-in received for path.
@@ -262,36 +427,68 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// newAppWithIssuer starts the application with the given issuer, which need
-// not answer yet.
-func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authenticator) {
+// sessionCookies are the cookies that make up a logged-in session.
+var sessionCookies = []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie}
+
+// assertLoggedOut checks the browser holds no session and /account refuses it.
+func assertLoggedOut(t *testing.T, app *testApp) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	env := map[string]string{
-		"APP_URL":        "http://" + srv.Listener.Addr().String(),
-		"ISSUER":         issuer,
-		"APP_SECRET_KEY": testSecretKey,
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user", "cb_login"} {
+		assert.Empty(t, app.cookie(name), "cookie %s", name)
 	}
-	cfg, err := loadConfig(func(name string) string { return env[name] })
-	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
-	pages, err := parsePages(logger)
-	require.NoError(t, err)
-	auth, err := newAuthenticator(cfg, logger)
-	require.NoError(t, err)
-	auth.retryInterval = 0
-	auth.httpClient.Timeout = 2 * time.Second
-	// Most tests jump the clock past an access token's lifetime, or a
-	// refresh token's, in one step; the session's own limits would end those
-	// sessions first. session_limits_test.go puts the limits back.
-	auth.sessionIdleTimeout = 365 * 24 * time.Hour
-	auth.sessionMaxLifetime = 365 * 24 * time.Hour
-	srv.Config.Handler = newHandler(logger, pages, auth, cfg)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, auth
+	resp := app.get("/account")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /account")
+	assert.Equal(t, "/", resp.Header.Get("Location"), "GET /account goes home")
 }
 
-func newDiscardLogger() *slog.Logger {
-	return slog.New(slog.DiscardHandler)
+// assertSetsNoSession checks that a response stores no session in the
+// browser: every session cookie it sets, it deletes.
+func assertSetsNoSession(t *testing.T, resp *http.Response) {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Value != "" && c.MaxAge >= 0 {
+			assert.Fail(t, "the response sets a cookie", "Set-Cookie %s (%d bytes) on %s %s",
+				c.Name, len(c.Value), resp.Request.Method, resp.Request.URL.Path)
+		}
+	}
+}
+
+// assertDeletesSession checks that a response deletes every session cookie.
+func assertDeletesSession(t *testing.T, resp *http.Response) {
+	t.Helper()
+	deleted := map[string]bool{}
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			deleted[c.Name] = true
+		}
+	}
+	for _, name := range sessionCookies {
+		assert.True(t, deleted[name], "%s %s deletes cookie %s", resp.Request.Method, resp.Request.URL.Path, name)
+	}
+}
+
+// assertRefreshEndedSession checks the outcome of a refused refresh: the
+// browser goes to the home page, every session cookie is deleted and none is
+// set, /account refuses, and FusionAuth heard the one refresh request and
+// nothing after it.
+func assertRefreshEndedSession(t *testing.T, resp response, app *testApp, idp *fusionauthtest.Server) {
+	t.Helper()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assertDeletesSession(t, resp.Response)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refresh, and nothing after it")
+	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+}
+
+// assertErrorPage checks an answer is the styled error page with the status
+// want: a clear message, never a 500 or a raw upstream error.
+func assertErrorPage(t *testing.T, resp response, want int) {
+	t.Helper()
+	assert.Equal(t, want, resp.StatusCode, "%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.body)
+	assert.NotEmpty(t, elementText(resp.body, "error"), "%s %s explains what happened", resp.Request.Method, resp.Request.URL.Path)
+	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
+		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
+	}
 }

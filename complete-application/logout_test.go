@@ -1,3 +1,8 @@
+// Logging out: the POST revokes the refresh token and sends the browser to
+// FusionAuth's end-session endpoint, with or without the ID token; the return
+// is checked; the front-channel GET is idempotent; a copy of the cookies
+// taken before logout dies.
+
 package main
 
 import (
@@ -14,42 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRefreshWithoutIDToken: a refresh response may omit the ID token
-// (OpenID Connect Core 12.2). The session keeps the login's user and ID
-// token, and logout still sends that ID token as id_token_hint.
-func TestRefreshWithoutIDToken(t *testing.T) {
-	front := newIDPFront(t)
-	app := front.newApp(t)
-	app.login()
-	idTokenBefore := app.cookie("cb_id_token")
-	front.setTokenRewrite(func(grant string, body map[string]any) {
-		if grant == "refresh_token" {
-			delete(body, "id_token")
-		}
-	})
-
-	front.idp.Advance(61 * time.Minute)
-	resp := app.get("/account")
-	require.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
-	assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
-	assert.NotEqual(t, idTokenBefore, app.cookie("cb_id_token"), "the ID token cookie is sealed again")
-
-	logout := app.post("/logout", nil)
-	require.Equal(t, http.StatusSeeOther, logout.StatusCode)
-	assert.Contains(t, logout.Header.Get("Location"), "id_token_hint=ey", "the login's ID token is the hint")
-}
-
-// copyOfCookies is another browser holding the same cookies as a: what
-// someone who copied them would have.
-func (a *testApp) copyOfCookies() *testApp {
-	a.t.Helper()
-	c := a.newBrowser()
-	u, err := url.Parse(a.url)
-	require.NoError(a.t, err)
-	c.client.Jar.SetCookies(u, a.client.Jar.Cookies(u))
-	return c
-}
-
 // TestLogoutRevokesTheRefreshToken: logout revokes the refresh token with
 // FusionAuth's Logout API before it sends the browser to end FusionAuth's
 // session, so a copy of the cookies taken before logout dies once its access
@@ -60,7 +29,7 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 		t.Run(fmt.Sprintf("logout=%t", logOut), func(t *testing.T) {
 			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 			app := newTestApp(t, idp)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			refreshToken, err := app.auth.cookies.open(refreshTokenCookie, app.cookie(refreshTokenCookie))
 			require.NoError(t, err)
 			copied := app.copyOfCookies()
@@ -95,30 +64,6 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 	}
 }
 
-// deleteCookie removes the app's cookie called name from the browser.
-func (a *testApp) deleteCookie(name string) {
-	u, _ := url.Parse(a.url)
-	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
-}
-
-// ssoSessionAlive reports whether FusionAuth would log this browser in
-// without its login form.
-func (a *testApp) ssoSessionAlive() bool {
-	a.t.Helper()
-	resp := a.get(a.startLogin().String())
-	return resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther
-}
-
-// loginThroughSSO logs in again while FusionAuth's session lasts, with no
-// login form.
-func (a *testApp) loginThroughSSO() {
-	a.t.Helper()
-	authorize := a.get(a.startLogin().String())
-	require.Equal(a.t, http.StatusFound, authorize.StatusCode, "FusionAuth's session logs in at once: %s", authorize.body)
-	callback := a.get(a.followFusionAuth(authorize.Header.Get("Location")))
-	require.Equal(a.t, "/account", callback.Header.Get("Location"), callback.body)
-}
-
 // TestLogoutWithoutIDTokenEndsFusionAuthSession: a browser that lost its ID
 // token cookie still goes through FusionAuth's end-session endpoint, with
 // client_id, so FusionAuth's session ends and the next login asks for a
@@ -126,7 +71,7 @@ func (a *testApp) loginThroughSSO() {
 func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	require.True(t, app.ssoSessionAlive(), "the control: FusionAuth remembers the user")
 	app.deleteCookie(idTokenCookie)
 	idp.ResetRequests()
@@ -145,6 +90,16 @@ func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
 
 	app.get(endSession.String())
 	assert.False(t, app.ssoSessionAlive(), "FusionAuth's session is over")
+}
+
+// ssoSessionAlive reports whether FusionAuth would log this browser in
+// without its login form.
+func (a *testApp) ssoSessionAlive() bool {
+	a.t.Helper()
+	authorize, err := a.startLogin()
+	require.NoError(a.t, err)
+	resp := a.get(authorize.String())
+	return resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther
 }
 
 // TestLogoutReturnChecksState: FusionAuth sends the browser back with the
@@ -166,12 +121,15 @@ func TestLogoutReturnChecksState(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 			app := newTestApp(t, idp)
-			app.login()
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			logout := app.post("/logout", nil)
 			require.Equal(t, http.StatusSeeOther, logout.StatusCode)
 			endSession, err := url.Parse(logout.Header.Get("Location"))
 			require.NoError(t, err)
-			app.loginThroughSSO() // cookies the return must delete
+			// Cookies the return must delete, from a login through
+			// FusionAuth's session, which the logout has not ended yet.
+			require.True(t, app.ssoSessionAlive(), "FusionAuth's session logs in at once")
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 
 			target := "/logout"
 			if state := tt.state(endSession.Query().Get("state")); state != "" {
@@ -194,12 +152,32 @@ func TestLogoutReturnChecksState(t *testing.T) {
 	}
 }
 
+// TestFrontChannelLogout: FusionAuth may load GET /logout in a hidden
+// iframe, more than once; it clears the cookies and only FusionAuth may frame it.
+func TestFrontChannelLogout(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+
+	for range 2 {
+		resp := app.get("/logout")
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		assert.Equal(t, "/", resp.Header.Get("Location"))
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors "+idp.URL())
+		assert.Empty(t, resp.Header.Get("X-Frame-Options"))
+	}
+	assertLoggedOut(t, app)
+	assert.Contains(t, app.get("/").Header.Get("Content-Security-Policy"), "frame-ancestors 'none'",
+		"other pages cannot be framed")
+}
+
 // TestLogoutWhenFusionAuthIsDown: the user is logged out of Changebank and
 // told plainly that the FusionAuth session may still be active.
 func TestLogoutWhenFusionAuthIsDown(t *testing.T) {
 	front := newIDPFront(t)
 	app := front.newApp(t)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	front.down()
 
 	resp := app.post("/logout", nil)
@@ -215,7 +193,7 @@ func TestLogoutWhenFusionAuthIsDown(t *testing.T) {
 func TestLogoutIsLoggedWithTheSubject(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	refreshToken, err := app.auth.cookies.open(refreshTokenCookie, app.cookie(refreshTokenCookie))
 	require.NoError(t, err)
 	var log lockedBuffer
@@ -232,7 +210,7 @@ func TestLogoutIsLoggedWithTheSubject(t *testing.T) {
 func TestLogoutForgetsASharedRefresh(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
-	app.login()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	idp.Advance(61 * time.Minute)
 	copied := app.copyOfCookies()
 	require.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the refresh, now shared")

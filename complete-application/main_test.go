@@ -1,3 +1,6 @@
+// The program as main runs it: run serves, logs and shuts down cleanly,
+// refuses invalid configuration, and finds FusionAuth once it comes up.
+
 package main
 
 import (
@@ -10,27 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"changebank/e2e/fusionauthtest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// lockedBuffer is a bytes.Buffer that run's logger and the test can share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestRunServesAndShutsDown starts the real program, as `go run` would, with
 // FusionAuth down: the home page answers at once, and cancelling the context
@@ -85,6 +72,89 @@ func TestRunRefusesInvalidConfig(t *testing.T) {
 	}, io.Discard, io.Discard)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "APP_SECRET_KEY:"), err.Error())
+}
+
+// TestRunServesLoginOnceFusionAuthComesUp starts the real program with
+// FusionAuth down: public pages work, login answers a 503 page, and once
+// FusionAuth listens on its address, login works in the same process within
+// the discovery retry interval.
+func TestRunServesLoginOnceFusionAuthComesUp(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
+	appAddr, idpAddr := freeAddr(t), freeAddr(t)
+	appURL, issuer := "http://"+appAddr, "http://"+idpAddr
+	env := map[string]string{"APP_URL": appURL, "ISSUER": issuer, "APP_SECRET_KEY": testSecretKey}
+	startRunAt(t, appAddr, env)
+
+	browser := &testApp{t: t, url: appURL, client: newBrowserClient(t)}
+	assert.Equal(t, http.StatusOK, browser.get("/").StatusCode, "home while FusionAuth is down")
+	assertErrorPage(t, browser.get("/login"), http.StatusServiceUnavailable)
+	assertErrorPage(t, browser.get("/login"), http.StatusServiceUnavailable)
+	assert.Equal(t, http.StatusOK, browser.get("/static/changebank.css").StatusCode)
+
+	idp, err := fusionauthtest.Start(idpAddr, fusionauthtest.Options{Issuer: issuer})
+	require.NoError(t, err)
+	t.Cleanup(idp.Close)
+	registerRedirectURLs(t, idp, appURL)
+	browser.idp = idp
+
+	up := time.Now()
+	var status int
+	for time.Since(up) < discoveryRetryInterval+5*time.Second {
+		if status = browser.get("/login").StatusCode; status == http.StatusSeeOther {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Equal(t, http.StatusSeeOther, status, "login once FusionAuth is up")
+	t.Logf("login worked %s after FusionAuth came up (discovery retry interval %s)", time.Since(up).Round(time.Millisecond), discoveryRetryInterval)
+	assert.LessOrEqual(t, time.Since(up), discoveryRetryInterval+3*time.Second, "FusionAuth is found again within the retry interval")
+
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(browser.get("/account").body, "email"))
+}
+
+// startRunAt runs the program with env until the test ends, and waits until
+// it answers at addr, the address it listens on.
+func startRunAt(t *testing.T, addr string, env map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"changebank"}, func(name string) string { return env[name] }, io.Discard, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "run")
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after its context was cancelled")
+		}
+		if t.Failed() {
+			t.Logf("log of the instance on %s:\n%s", addr, stderr.String())
+		}
+	})
+	resp := waitForResponse(t, "http://"+addr+"/")
+	resp.Body.Close()
+}
+
+// lockedBuffer is a bytes.Buffer that run's logger and the test can share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // waitForResponse polls url until the server answers.

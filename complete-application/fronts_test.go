@@ -1,3 +1,8 @@
+// What tests put between the application and FusionAuth, or in front of the
+// application: a front that takes FusionAuth away, makes it hang or rewrites
+// its token answers; one that answers with redirects; a load balancer over
+// replicas of the program.
+
 package main
 
 import (
@@ -8,16 +13,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"changebank/e2e/fusionauthtest"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,6 +66,12 @@ func newIDPFront(t testing.TB) *idpFront {
 		f.down()
 	})
 	return f
+}
+
+// newApp starts the application with the front as its issuer.
+func (f *idpFront) newApp(t testing.TB) *testApp {
+	t.Helper()
+	return newAppFor(t, f.idp, f.url)
 }
 
 func (f *idpFront) serve(listener net.Listener) {
@@ -192,57 +204,73 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 	_, _ = rec.Body.WriteTo(w)
 }
 
-// newApp starts the application with the front as its issuer.
-func (f *idpFront) newApp(t testing.TB) *testApp {
-	t.Helper()
-	srv, auth := newAppWithIssuer(t, f.url)
-	auth.now = f.idp.Now
-	registerRedirectURLs(t, f.idp, srv.URL)
-	return &testApp{t: t, url: srv.URL, idp: f.idp, auth: auth, client: newBrowserClient(t), srv: srv}
+// redirectingFront serves the stand-in, except that the paths it is told
+// answer with a 307 to elsewhere, as a hijacked or misconfigured proxy would.
+type redirectingFront struct {
+	idp       *fusionauthtest.Server
+	elsewhere string
+	redirect  atomic.Pointer[[]string]
 }
 
-// newBrowser is another browser, with cookies of its own, on the same app.
-func (a *testApp) newBrowser() *testApp {
-	a.t.Helper()
-	return &testApp{t: a.t, url: a.url, idp: a.idp, auth: a.auth, client: newBrowserClient(a.t), srv: a.srv}
-}
-
-// sessionCookies are the cookies that make up a logged-in session.
-var sessionCookies = []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie}
-
-// assertSetsNoSession checks that a response stores no session in the
-// browser: every session cookie it sets, it deletes.
-func assertSetsNoSession(t *testing.T, resp *http.Response) {
-	t.Helper()
-	for _, c := range resp.Cookies() {
-		if c.Value != "" && c.MaxAge >= 0 {
-			assert.Fail(t, "the response sets a cookie", "Set-Cookie %s (%d bytes) on %s %s",
-				c.Name, len(c.Value), resp.Request.Method, resp.Request.URL.Path)
+func (f *redirectingFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if paths := f.redirect.Load(); paths != nil {
+		for _, p := range *paths {
+			if r.URL.Path == p {
+				http.Redirect(w, r, f.elsewhere+r.URL.Path, http.StatusTemporaryRedirect)
+				return
+			}
 		}
 	}
+	f.idp.ServeHTTP(w, r)
 }
 
-// assertDeletesSession checks that a response deletes every session cookie.
-func assertDeletesSession(t *testing.T, resp *http.Response) {
-	t.Helper()
-	deleted := map[string]bool{}
-	for _, c := range resp.Cookies() {
-		if c.MaxAge < 0 {
-			deleted[c.Name] = true
-		}
-	}
-	for _, name := range sessionCookies {
-		assert.True(t, deleted[name], "%s %s deletes cookie %s", resp.Request.Method, resp.Request.URL.Path, name)
-	}
+// balancer is a load balancer in front of replicas of the application: all
+// share one public APP_URL, and the test chooses which replica serves the
+// next request.
+type balancer struct {
+	url      string
+	replicas []*httputil.ReverseProxy
+
+	mu     sync.Mutex
+	next   int
+	served []string // "replica METHOD path", in order
 }
 
-// assertErrorPage checks an answer is the styled error page with the status
-// want: a clear message, never a 500 or a raw upstream error.
-func assertErrorPage(t *testing.T, resp response, want int) {
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	i := b.next
+	b.served = append(b.served, strconv.Itoa(i)+" "+r.Method+" "+r.URL.Path)
+	b.mu.Unlock()
+	b.replicas[i].ServeHTTP(w, r)
+}
+
+// use sends the following requests to replica i.
+func (b *balancer) use(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next = i
+}
+
+// startReplicas runs one instance of the program per secret key, each on its
+// own port, behind a balancer whose URL is every instance's APP_URL.
+func startReplicas(t *testing.T, idp *fusionauthtest.Server, secretKeys ...string) *balancer {
 	t.Helper()
-	assert.Equal(t, want, resp.StatusCode, "%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.body)
-	assert.NotEmpty(t, elementText(resp.body, "error"), "%s %s explains what happened", resp.Request.Method, resp.Request.URL.Path)
-	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
-		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
+	front := httptest.NewUnstartedServer(nil)
+	b := &balancer{url: "http://" + front.Listener.Addr().String()}
+	for _, key := range secretKeys {
+		addr := freeAddr(t)
+		_, port, err := net.SplitHostPort(addr)
+		require.NoError(t, err)
+		startRunAt(t, addr, map[string]string{"APP_URL": b.url, "PORT": port, "ISSUER": idp.URL(), "APP_SECRET_KEY": key})
+		target, err := url.Parse("http://" + addr)
+		require.NoError(t, err)
+		// The proxy keeps the browser's Host header, as a load balancer
+		// does, so same-origin checks see the public URL.
+		b.replicas = append(b.replicas, httputil.NewSingleHostReverseProxy(target))
 	}
+	front.Config.Handler = b
+	front.Start()
+	t.Cleanup(front.Close)
+	registerRedirectURLs(t, idp, b.url)
+	return b
 }

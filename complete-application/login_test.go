@@ -1,0 +1,671 @@
+// Logging in: the quickstart's whole promise over HTTP, the login the app
+// starts (state, nonce, PKCE) and the callback it refuses. Like the OpenID
+// Foundation's relying-party tests, a misbehaving FusionAuth (or network in
+// front of it) is played one case at a time, and every refusal is checked
+// the same way: no session is stored, /account still refuses, FusionAuth is
+// asked nothing further, and a positive control logs in.
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoginAccountMakeChangeLogout walks the quickstart's whole promise over
+// HTTP against the FusionAuth stand-in: log in, see the account, make change,
+// log out, and be logged out.
+func TestLoginAccountMakeChangeLogout(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+
+	// The login request carries everything a confidential client must send.
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	q := authorize.Query()
+	assert.Equal(t, idp.URL()+"/oauth2/authorize", authorize.Scheme+"://"+authorize.Host+authorize.Path)
+	assert.Equal(t, testClientID, q.Get("client_id"))
+	assert.Equal(t, "code", q.Get("response_type"))
+	assert.Equal(t, app.url+"/callback", q.Get("redirect_uri"))
+	assert.Equal(t, "openid email profile offline_access", q.Get("scope"))
+	assert.Equal(t, "S256", q.Get("code_challenge_method"))
+	assert.NotEmpty(t, q.Get("code_challenge"))
+	assert.GreaterOrEqual(t, len(q.Get("state")), 26, "state must carry at least 128 bits")
+	assert.GreaterOrEqual(t, len(q.Get("nonce")), 26, "nonce must carry at least 128 bits")
+	assert.NotEqual(t, q.Get("state"), q.Get("nonce"))
+	assert.NotEmpty(t, app.cookie("cb_login"), "the login transaction cookie")
+
+	callback, err := app.signIn(authorize, testUserEmail, testUserPassword)
+
+	require.NoError(t, err)
+	resp := app.get(callback)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /callback: %s", resp.body)
+	assert.Equal(t, "/account", resp.Header.Get("Location"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	assert.Empty(t, app.cookie("cb_login"), "the login cookie is deleted on first use")
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user"} {
+		assert.NotEmpty(t, app.cookie(name), "cookie %s after login", name)
+	}
+	for _, c := range resp.Cookies() {
+		assert.True(t, c.HttpOnly, "cookie %s is HttpOnly", c.Name)
+		assert.Equal(t, http.SameSiteLaxMode, c.SameSite, "cookie %s is SameSite=Lax", c.Name)
+		assert.Equal(t, "/", c.Path, "cookie %s has Path=/", c.Name)
+		assert.Less(t, len(c.String()), 4096, "cookie %s fits a browser", c.Name)
+	}
+	// The cookies are sealed: no token can be read from them.
+	assert.NotContains(t, app.cookie("cb_access_token"), "eyJ", "the access token cookie is sealed")
+	tokenCalls := requestsTo(idp, "/oauth2/token")
+	assert.Equal(t, 1, tokenCalls, "one token request per login")
+	for _, r := range idp.Requests() {
+		if r.Path == "/oauth2/token" {
+			assert.True(t, strings.HasPrefix(r.Header.Get("Authorization"), "Basic "), "client authenticates with Basic")
+			assert.NotEmpty(t, r.Form.Get("code_verifier"), "the code is exchanged with the PKCE verifier")
+			assert.Empty(t, r.Form.Get("client_secret"), "the secret is not in the body")
+		}
+	}
+
+	account := app.get("/account")
+	require.Equal(t, http.StatusOK, account.StatusCode)
+	assert.Equal(t, testUserEmail, elementText(account.body, "email"))
+	assert.Equal(t, "$0.00", elementText(account.body, "balance"))
+	assert.Contains(t, account.body, `id="make-change-link"`)
+	assert.Contains(t, account.body, `id="logout"`)
+	assert.Equal(t, "no-store", account.Header.Get("Cache-Control"))
+
+	// Logged-in requests are verified locally: no call to FusionAuth.
+	idp.ResetRequests()
+	assert.Equal(t, http.StatusSeeOther, app.get("/").StatusCode, "home sends a logged-in user to the account")
+	change := app.post("/make-change", url.Values{"amount": {"0.29"}})
+	require.Equal(t, http.StatusOK, change.StatusCode, change.body)
+	assert.Equal(t, "We can make change for $0.29 with 5 nickels and 4 pennies!", elementText(change.body, "change-result"))
+	assert.Empty(t, idp.Requests(), "protected pages made no request to FusionAuth")
+
+	// Logout: the app forgets the session and sends the browser to FusionAuth.
+	logout := app.post("/logout", nil)
+	require.Equal(t, http.StatusSeeOther, logout.StatusCode, logout.body)
+	endSession, err := url.Parse(logout.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, idp.URL()+"/oauth2/logout", endSession.Scheme+"://"+endSession.Host+endSession.Path)
+	assert.Equal(t, testClientID, endSession.Query().Get("client_id"))
+	assert.Equal(t, app.url+"/logout", endSession.Query().Get("post_logout_redirect_uri"))
+	assert.NotEmpty(t, endSession.Query().Get("id_token_hint"))
+	assert.NotEmpty(t, endSession.Query().Get("state"))
+	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user"} {
+		assert.Empty(t, app.cookie(name), "cookie %s after logout", name)
+	}
+
+	// FusionAuth's logging-out page loads the app's logout URL and then
+	// redirects to the post_logout_redirect_uri.
+	loggingOut := app.get(endSession.String())
+	require.Contains(t, []int{http.StatusOK, http.StatusFound}, loggingOut.StatusCode, loggingOut.body)
+	assert.Contains(t, loggingOut.body+loggingOut.Header.Get("Location"), app.url+"/logout")
+	landing := app.get(app.url + "/logout?state=" + url.QueryEscape(endSession.Query().Get("state")))
+	assert.Equal(t, http.StatusSeeOther, landing.StatusCode)
+	assert.Equal(t, "/", landing.Header.Get("Location"))
+
+	assert.Equal(t, "/", app.get("/account").Header.Get("Location"), "after logout /account sends the user home")
+	// FusionAuth's SSO session is over too: the next login asks for a password.
+	authorize, err = app.startLogin()
+	require.NoError(t, err)
+	assert.Contains(t, app.get(authorize.String()).body, "loginId")
+}
+
+// TestCallbackRefusesMisbehavingFusionAuth runs one login per misbehaviour
+// of the identity provider, as the OpenID Foundation's relying-party tests
+// do. Each must end without a session and without further calls to the token
+// or userinfo endpoints.
+func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
+	tests := []struct {
+		fault fusionauthtest.Fault
+		// status is the callback's answer: 400 when the redirect itself is
+		// wrong (refused before any token request), 502 when FusionAuth's
+		// tokens are.
+		status int
+	}{
+		{fusionauthtest.FaultIDTokenWrongIssuer, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingIssuer, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenWrongAudience, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenExtraAudience, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingAudience, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenWrongAuthorizedParty, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingSubject, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingIssuedAt, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenIssuedLongAgo, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenIssuedInFuture, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenExpired, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingExpiry, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenWrongNonce, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingNonce, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenBadSignature, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenAlgNone, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenHS256ClientSecret, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenUnknownKey, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenResponseError, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenResponseNoIDToken, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenResponseDPoP, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenEndpointHangs, http.StatusBadGateway},
+		{fusionauthtest.FaultCallbackAlteredState, http.StatusBadRequest},
+		{fusionauthtest.FaultCallbackWrongIssuer, http.StatusBadRequest},
+		{fusionauthtest.FaultCallbackError, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			app := newTestApp(t, idp)
+			idp.InjectFault(tt.fault)
+
+			callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+			require.NoError(t, err)
+			resp := app.get(callback)
+			assert.Equal(t, tt.status, resp.StatusCode, "GET /callback: %s", resp.body)
+			assert.NotEmpty(t, elementText(resp.body, "error"), "an error page explains what happened")
+			assert.NotContains(t, resp.body, "<script", "markup from FusionAuth is escaped")
+			assertLoggedOut(t, app)
+
+			wantTokenCalls := 1
+			if tt.status == http.StatusBadRequest {
+				wantTokenCalls = 0
+			}
+			assert.Equal(t, wantTokenCalls, requestsTo(idp, "/oauth2/token"), "token requests")
+			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+		})
+	}
+
+	// The positive control: the same steps log in against a correct
+	// FusionAuth, so the cases above cannot pass by refusing everything.
+	t.Run("NoFault", func(t *testing.T) {
+		idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+		app := newTestApp(t, idp)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+	})
+}
+
+// TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest: a callback the
+// browser did not start is refused before the code is spent, so the browser
+// that did start the login can still finish it.
+func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
+	otherKey, err := newCookieSealer([]byte("another-secret-key-of-32-characters-or-more"), false)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		// deliver sends the victim's callback URL to the app from an
+		// attacker's browser, however the case wants it.
+		deliver func(t *testing.T, attacker *testApp, callback string) response
+	}{
+		{"unsolicited, in a browser that started no login", func(t *testing.T, attacker *testApp, callback string) response {
+			return attacker.get(callback)
+		}},
+		{"in a browser with its own login in progress", func(t *testing.T, attacker *testApp, callback string) response {
+			_, err := attacker.startLogin() // Login CSRF: the state differs from this browser's.
+			require.NoError(t, err)
+			return attacker.get(callback)
+		}},
+		{"without its state", func(t *testing.T, attacker *testApp, callback string) response {
+			_, err := attacker.startLogin()
+			require.NoError(t, err)
+			u, err := url.Parse(callback)
+			require.NoError(t, err)
+			q := u.Query()
+			q.Del("state")
+			u.RawQuery = q.Encode()
+			return attacker.get(u.String())
+		}},
+		{"with a login cookie sealed by another key", func(t *testing.T, attacker *testApp, callback string) response {
+			u, err := url.Parse(callback)
+			require.NoError(t, err)
+			attacker.setCookie(loginCookie, otherKey.seal(loginCookie, []byte(`{"state":"`+u.Query().Get("state")+
+				`","nonce":"n","verifier":"v","expires_at":"2999-01-01T00:00:00Z"}`)))
+			return attacker.get(callback)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			victim := newTestApp(t, idp)
+			callback, err := victim.loginCallback(testUserEmail, testUserPassword)
+			require.NoError(t, err)
+			attacker := victim.newBrowser()
+			idp.ResetRequests()
+
+			resp := tt.deliver(t, attacker, callback)
+			assertErrorPage(t, resp, http.StatusBadRequest)
+			assertSetsNoSession(t, resp.Response)
+			assertLoggedOut(t, attacker)
+			assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a foreign callback")
+			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+
+			// The positive control: the code was not spent, and the browser
+			// that started the login finishes it.
+			victim.get(callback)
+			assert.Equal(t, testUserEmail, elementText(victim.get("/account").body, "email"))
+		})
+	}
+}
+
+// TestReplayedCallbackIsRefused: the code and state of a finished login
+// cannot be used again, and the app does not even try.
+func TestReplayedCallbackIsRefused(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
+	app.post("/logout", nil)
+
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "no token request for a replayed callback")
+	assertLoggedOut(t, app)
+}
+
+// TestCallbackRefusesReplayBeforeLogout: the login cookie is deleted on
+// first use, so the same callback a second time is refused without a token
+// request, even before the user logs out.
+func TestCallbackRefusesReplayBeforeLogout(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	loginCookieValue := app.cookie(loginCookie)
+	callback, err := app.signIn(authorize, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
+
+	// A fresh browser replays both the callback and the login cookie it had,
+	// as someone who copied them both would.
+	replayer := app.newBrowser()
+	replayer.setCookie(loginCookie, loginCookieValue)
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertSetsNoSession(t, resp.Response)
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the replay does not end the real session")
+
+	resp = replayer.get(callback)
+	// The copied cookie still opens and matches, so the app spends the code;
+	// FusionAuth's single-use codes are the last line here.
+	assert.Contains(t, []int{http.StatusBadRequest, http.StatusBadGateway}, resp.StatusCode, resp.body)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, replayer)
+	assert.LessOrEqual(t, requestsTo(idp, "/oauth2/token"), 1, "at most the copied cookie's token request")
+	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"))
+}
+
+// TestCallbackRefusesExpiredLogin: a login left for more than ten minutes
+// at FusionAuth is refused before any token request.
+func TestCallbackRefusesExpiredLogin(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	idp.Advance(loginLifetime + time.Second)
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"))
+	assertLoggedOut(t, app)
+}
+
+// TestCallbackErrorIsEscaped: FusionAuth's error description reaches the
+// page as text, never as markup.
+func TestCallbackErrorIsEscaped(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	state := authorize.Query().Get("state")
+	resp := app.get("/callback?error=access_denied&state=" + state +
+		"&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Cb%3Ebold%3C%2Fb%3E")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.NotContains(t, resp.body, "<script>")
+	assert.NotContains(t, resp.body, "<b>")
+	assert.Contains(t, resp.body, "&lt;script&gt;")
+	assertLoggedOut(t, app)
+}
+
+// TestCallbackChecksIssBeforeItsError: an error response that names
+// another issuer is refused as a mix-up (RFC 9207), before the app shows
+// anything of the error it carries.
+func TestCallbackChecksIssBeforeItsError(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	q := url.Values{
+		"state":             {authorize.Query().Get("state")},
+		"iss":               {"https://attacker.example"},
+		"error":             {"access_denied"},
+		"error_description": {"Call +1 555 0100 to unlock your account"},
+	}
+	resp := app.get("/callback?" + q.Encode())
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assert.Contains(t, resp.body, "unexpected identity provider")
+	assert.NotContains(t, resp.body, "555 0100", "nothing of the foreign error is shown")
+}
+
+// TestCallbackWithoutIssIsRefused: FusionAuth announces that its
+// authorization responses name it (RFC 9207), so a code without iss is
+// refused before it is sent to the token endpoint, and with iss the same
+// login completes.
+func TestCallbackWithoutIssIsRefused(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callbackURL, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	callback, err := url.Parse(callbackURL)
+	require.NoError(t, err)
+	query := callback.Query()
+	require.Equal(t, idp.URL(), query.Get("iss"), "the stand-in names itself, as FusionAuth does")
+	withoutIss := *callback
+	query.Del("iss")
+	withoutIss.RawQuery = query.Encode()
+	loginCookieValue := app.cookie(loginCookie)
+	idp.ResetRequests()
+
+	resp := app.get(withoutIss.String())
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertSetsNoSession(t, resp.Response)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a code without iss")
+	assertLoggedOut(t, app)
+
+	// The positive control: the same login, with iss, completes.
+	app.setCookie(loginCookie, loginCookieValue)
+	resp = app.get(callback.String())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}
+
+// TestCallbackGivesUpOnAHangingTokenEndpoint: the token request has a
+// timeout, is sent once, and the user gets a clear page.
+func TestCallbackGivesUpOnAHangingTokenEndpoint(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	timeout := app.auth.httpClient.Timeout
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	idp.InjectFault(fusionauthtest.FaultTokenEndpointHangs)
+	idp.ResetRequests()
+
+	start := time.Now()
+	resp := app.get(callback)
+	took := time.Since(start)
+	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertSetsNoSession(t, resp.Response)
+	assert.GreaterOrEqual(t, took, timeout, "the app waits for its timeout")
+	assert.Less(t, took, timeout+3*time.Second, "and not much longer")
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the code is sent once, never retried another way")
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "no token request after the refusal")
+}
+
+// TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
+// can tamper with the token response swaps in another, perfectly valid
+// access token of the same user. The ID token's at_hash no longer matches,
+// at login and at refresh.
+func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
+	t.Run("at login", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		earlier := app.newBrowser()
+		require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) { body["access_token"] = stolen })
+		front.idp.ResetRequests()
+
+		callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+		require.NoError(t, err)
+
+		resp := app.get(callback)
+		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertSetsNoSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after")
+		assert.Zero(t, requestsTo(front.idp, "/oauth2/userinfo"))
+
+		// The positive control, through the same front, in a fresh browser
+		// (this one has FusionAuth's SSO session now).
+		front.setTokenRewrite(nil)
+		control := app.newBrowser()
+		require.NoError(t, control.logInAs(testUserEmail, testUserPassword))
+		assert.Equal(t, http.StatusOK, control.get("/account").StatusCode)
+	})
+
+	t.Run("at refresh", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		front.idp.Advance(61 * time.Minute)
+		// A login after the clock moved yields an access token that is valid now.
+		other := app.newBrowser()
+		require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) {
+			if grant == "refresh_token" {
+				body["access_token"] = stolen
+			}
+		})
+		front.idp.ResetRequests()
+
+		resp := app.get("/account")
+		assertRefreshEndedSession(t, resp, app, front.idp)
+	})
+}
+
+// TestLoginAfterKeyRotation: tokens signed by a new key are accepted after
+// one fetch of FusionAuth's key set.
+func TestLoginAfterKeyRotation(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	require.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+
+	_, err := idp.RotateKey()
+	require.NoError(t, err)
+	// The key set may be fetched again only a while after the last fetch.
+	idp.Advance(keyRefetchInterval)
+	idp.ResetRequests()
+	// A second user, in a fresh browser, logs in after the rotation.
+	fresh := &testApp{t: t, url: app.url, idp: idp, auth: app.auth, client: newBrowserClient(t)}
+	require.NoError(t, fresh.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, http.StatusOK, fresh.get("/account").StatusCode)
+	assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "one key set fetch after rotation")
+	// The first user's tokens, signed by the old key, still verify.
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+}
+
+// TestLoginWithoutRefreshTokenEndsWithItsAccessToken: a login that brings no
+// refresh token deletes any the browser still holds from an earlier login,
+// so the new session ends when its access token expires instead of being
+// renewed with the earlier login's refresh token.
+func TestLoginWithoutRefreshTokenEndsWithItsAccessToken(t *testing.T) {
+	front := newIDPFront(t)
+	earlier := front.newApp(t)
+	require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
+	require.NotEmpty(t, earlier.cookie(refreshTokenCookie), "the earlier login's refresh token")
+
+	browser := earlier.newBrowser()
+	browser.setCookie(refreshTokenCookie, earlier.cookie(refreshTokenCookie))
+	front.setTokenRewrite(func(grant string, body map[string]any) { delete(body, "refresh_token") })
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	assert.Empty(t, browser.cookie(refreshTokenCookie), "the login deleted the earlier refresh token")
+	assert.Equal(t, http.StatusOK, browser.get("/account").StatusCode)
+
+	front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+	front.idp.ResetRequests()
+	resp := browser.get("/account")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assert.Zero(t, requestsTo(front.idp, "/oauth2/token"), "no refresh with another login's refresh token")
+	assertLoggedOut(t, browser)
+}
+
+// TestDiscoveryRequiresTheExactIssuer: an ISSUER that names FusionAuth by
+// another spelling of its address does not match the issuer its discovery
+// document states, so login is unavailable rather than half checked; the
+// control uses the exact issuer.
+func TestDiscoveryRequiresTheExactIssuer(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	u, err := url.Parse(idp.URL())
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		issuer string
+		want   int
+	}{
+		{"http://localhost:" + u.Port(), http.StatusServiceUnavailable},
+		{idp.URL() + "/", http.StatusServiceUnavailable},
+		{idp.URL(), http.StatusSeeOther},
+	} {
+		app := newAppFor(t, idp, tt.issuer)
+		assert.Equal(t, tt.want, app.get("/login").StatusCode, "ISSUER=%s", tt.issuer)
+	}
+}
+
+// TestLoginWorksOnceFusionAuthStarts: the app starts and serves public pages
+// while FusionAuth is down, answers login with a 503 page, and logs in
+// without a restart once FusionAuth is up.
+func TestLoginWorksOnceFusionAuthStarts(t *testing.T) {
+	addr := freeAddr(t)
+	issuer := "http://" + addr
+
+	srv, auth := newAppWithIssuer(t, issuer)
+	client := newBrowserClient(t)
+	get := func(path string) *http.Response {
+		resp, err := client.Get(srv.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	assert.Equal(t, http.StatusOK, get("/").StatusCode)
+	assert.Equal(t, http.StatusServiceUnavailable, get("/login").StatusCode)
+	assert.Equal(t, http.StatusOK, get("/static/changebank.css").StatusCode)
+
+	idp, err := fusionauthtest.Start(addr, fusionauthtest.Options{Issuer: issuer})
+	require.NoError(t, err)
+	t.Cleanup(idp.Close)
+	auth.now = idp.Now
+	registerRedirectURLs(t, idp, srv.URL)
+
+	app := &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: client}
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}
+
+// TestTwoTabsLoggingInAtOnce: one browser starts a login in two tabs, and
+// the tabs finish in the opposite order. Both land on the account page: the
+// second start does not discard the first one's state, nonce and verifier,
+// and the first callback does not discard the second's.
+func TestTwoTabsLoggingInAtOnce(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	first, err := app.startLogin()
+	require.NoError(t, err)
+	second, err := app.startLogin()
+	require.NoError(t, err)
+
+	// FusionAuth's form in each tab, without its SSO cookie from the other.
+	secondCallback, err := app.newBrowser().signIn(second, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	firstCallback, err := app.newBrowser().signIn(first, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	for _, callback := range []string{secondCallback, firstCallback} {
+		resp := app.get(callback)
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+		assert.Equal(t, "/account", resp.Header.Get("Location"))
+	}
+	assert.Empty(t, app.cookie(loginCookie), "no login is left pending")
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+}
+
+// TestConcurrentLoginFlowsAllSucceed starts many complete logins at once,
+// each in its own browser (an HTTP client with its own cookie jar): /login,
+// FusionAuth's login form, the callback, /account. Every one must end on the
+// account page; the test reports the rate. The app and the FusionAuth
+// stand-in run in this process, so the rate is shared between them (the
+// stand-in alone does about 300-380 logins/s on the 2-core build machine).
+//
+// CHANGEBANK_LOGIN_FLOWS (default 200) sets the number of flows:
+//
+//	CHANGEBANK_LOGIN_FLOWS=1000 go test ./complete-application -run TestConcurrentLoginFlowsAllSucceed -v
+func TestConcurrentLoginFlowsAllSucceed(t *testing.T) {
+	flows := 200
+	if n, err := strconv.Atoi(os.Getenv("CHANGEBANK_LOGIN_FLOWS")); err == nil && n > 0 {
+		flows = n
+	}
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	// The production timeout: the test helpers shorten it for fault tests,
+	// and a thousand logins queue longer than that for FusionAuth's tokens.
+	app.auth.httpClient.Timeout = upstreamTimeout
+	transport := &http.Transport{MaxIdleConnsPerHost: flows, MaxIdleConns: 2 * flows}
+	t.Cleanup(transport.CloseIdleConnections)
+	browsers := make([]*testApp, flows)
+	for i := range browsers {
+		browsers[i] = app.newBrowser()
+		browsers[i].client.Transport = transport
+		browsers[i].client.Timeout = 30 * time.Second
+	}
+
+	durations := make([]time.Duration, flows)
+	errs := make([]error, flows)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, browser := range browsers {
+		wg.Go(func() {
+			<-start
+			began := time.Now()
+			errs[i] = logInAndOpenAccount(browser)
+			durations[i] = time.Since(began)
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(began)
+
+	failed := slices.DeleteFunc(slices.Clone(errs), func(err error) bool { return err == nil })
+	slices.Sort(durations)
+	t.Logf("%d concurrent login flows in %s: %.0f logins/s, %d errors; per flow p50 %s, p99 %s, max %s",
+		flows, elapsed.Round(time.Millisecond), float64(flows)/elapsed.Seconds(), len(failed),
+		durations[flows/2].Round(time.Millisecond), durations[flows*99/100].Round(time.Millisecond),
+		durations[flows-1].Round(time.Millisecond))
+	assert.Empty(t, failed, "failed login flows")
+	assert.Equal(t, flows, requestsTo(idp, "/oauth2/token"), "one token request per login")
+}
+
+// logInAndOpenAccount logs the kickstart's user in and opens the account
+// page, returning what went wrong: it runs in a goroutine.
+func logInAndOpenAccount(browser *testApp) error {
+	if err := browser.logInAs(testUserEmail, testUserPassword); err != nil {
+		return err
+	}
+	account, err := browser.fetch("/account")
+	if err != nil {
+		return err
+	}
+	if err := wantStatus(account, http.StatusOK); err != nil {
+		return err
+	}
+	if got := elementText(account.body, "email"); got != testUserEmail {
+		return fmt.Errorf("GET /account: email %q, want %q", got, testUserEmail)
+	}
+	return nil
+}
