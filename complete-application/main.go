@@ -35,10 +35,10 @@ func main() {
 }
 
 // gcPercent is how far the heap may grow past what is still in use before
-// the next garbage collection (GOGC, 100 by default). The app keeps little in
-// use, so at 100 a busy server collects dozens of times a second; at 400 the
-// load test (scripts/README.md) serves about a fifth more requests for about
-// 13 MB more memory.
+// the next garbage collection (GOGC, 100 by default). The app keeps under a
+// megabyte in use, so at 100 a busy server collects over a hundred times a
+// second; at 400 the load test (scripts/README.md) serves about a fifth more
+// requests for about 13 MB more memory.
 const gcPercent = 400
 
 // setGCPercent applies gcPercent, unless the operator chose with GOGC.
