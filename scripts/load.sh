@@ -30,6 +30,14 @@
 # issues access tokens for an hour, much longer than a run.
 set -eu
 
+# The apps are paths from where the script was started.
+for app in "$@"; do
+	case "$app" in
+	/*) set -- "$@" "$app" ;;
+	*) set -- "$@" "$PWD/$app" ;;
+	esac
+	shift
+done
 cd "$(dirname "$0")/.."
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
