@@ -20,31 +20,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 )
 
 func main() {
-	setGCPercent(os.Getenv)
 	ctx := context.Background()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "changebank: %s\n", err)
 		os.Exit(1)
-	}
-}
-
-// gcPercent is how far the heap may grow past what is still in use before
-// the next garbage collection (GOGC, 100 by default). The app keeps under a
-// megabyte in use, so at 100 a busy server collects over a hundred times a
-// second; at 400 the load test (scripts/README.md) serves about a fifth more
-// requests for about 13 MB more memory.
-const gcPercent = 400
-
-// setGCPercent applies gcPercent, unless the operator chose with GOGC.
-func setGCPercent(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
 	}
 }
 
