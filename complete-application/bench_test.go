@@ -54,8 +54,8 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	for _, c := range app.client.Jar.Cookies(appURL) {
 		req.AddCookie(c)
 	}
-	var s sessionState
-	if err := app.auth.cookies.getJSON(req, userCookie, &s); err != nil {
+	s, err := app.auth.readSessionState(req)
+	if err != nil {
 		b.Fatal(err)
 	}
 	accessToken, err := app.auth.cookies.get(req, accessTokenCookie)
@@ -71,7 +71,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			app.auth.verified = newVerifiedTokenCache(maxVerifiedTokens)
-			if _, err := app.auth.verifyAccessToken(b.Context(), p, string(accessToken), s.User.Subject); err != nil {
+			if _, err := app.auth.verifyAccessToken(b.Context(), p, accessToken, s.User.Subject); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -79,7 +79,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	b.Run("cached", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := app.auth.verifyAccessToken(b.Context(), p, string(accessToken), s.User.Subject); err != nil {
+			if _, err := app.auth.verifyAccessToken(b.Context(), p, accessToken, s.User.Subject); err != nil {
 				b.Fatal(err)
 			}
 		}

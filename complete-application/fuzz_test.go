@@ -7,11 +7,13 @@
 package main
 
 import (
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"changebank/e2e/fusionauthtest"
 
@@ -43,9 +45,21 @@ func FuzzSessionCookies(f *testing.F) {
 	f.Add(string(realUser), string(realAccessToken), "", true, true)
 	f.Add(app.cookie(userCookie), app.cookie(accessTokenCookie), "", false, false)
 	f.Add(string(realUser), "", "a-refresh-token", true, false)
-	f.Add(`{"user":{"sub":"00000000-0000-0000-0000-000000000001","email":"admin@example.com"},"started_at":"2026-01-01T00:00:00Z","seen_at":"2999-01-01T00:00:00Z"}`, string(realAccessToken), "", true, true)
-	f.Add(`{"user":{"sub":"00000000-0000-0000-0000-111111111111"},"started_at":"0001-01-01T00:00:00Z","seen_at":"-0001-01-01T00:00:00Z"}`, string(realAccessToken), "", true, true)
-	f.Add(`{"user":{"sub":"00000000-0000-0000-0000-111111111111"},"started_at":1,"seen_at":null}`, "", "a-refresh-token", true, false)
+	// Forged sessions: another user with the real access token, times at
+	// the edges of what a record holds, and a record cut short.
+	admin := encodeSessionState(sessionState{
+		User:      user{Subject: "00000000-0000-0000-0000-000000000001", Email: "admin@example.com"},
+		StartedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		SeenAt:    time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC),
+	})
+	f.Add(string(admin), string(realAccessToken), "", true, true)
+	edges := encodeSessionState(sessionState{
+		User:      user{Subject: "00000000-0000-0000-0000-111111111111"},
+		StartedAt: time.Unix(math.MinInt64, 0),
+		SeenAt:    time.Unix(math.MaxInt64, 0),
+	})
+	f.Add(string(edges), string(realAccessToken), "", true, true)
+	f.Add(string(realUser[:len(realUser)/2]), "", "a-refresh-token", true, false)
 	f.Add(`{"sub":`, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "", true, true)
 	f.Add(string(realUser), "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "", true, true)
 	f.Add("%%%not-base64%%%", "AAAA", "", false, false)

@@ -37,8 +37,7 @@ func handleLogout(auth *authenticator, pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read what logout needs before the cookies go. The session is read
 		// only to name the user in the log.
-		var s sessionState
-		_ = auth.cookies.getJSON(r, userCookie, &s)
+		s, _ := auth.readSessionState(r)
 		idToken, idErr := auth.cookies.get(r, idTokenCookie)
 		refreshToken, refreshErr := auth.cookies.get(r, refreshTokenCookie)
 

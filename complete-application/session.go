@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,13 +33,138 @@ const seenInterval = time.Minute
 
 // sessionState is the content of cb_user.
 type sessionState struct {
-	User user `json:"user"`
+	User user
 	// StartedAt is the login: the absolute lifetime counts from it, and a
 	// refresh does not move it.
-	StartedAt time.Time `json:"started_at"`
+	StartedAt time.Time
 	// SeenAt is the last request, to within seenInterval: the idle timeout
 	// counts from it.
-	SeenAt time.Time `json:"seen_at"`
+	SeenAt time.Time
+}
+
+// cb_user is opened on every request, so it holds a compact record rather
+// than JSON, whose decoding was about a third of the session check (2 µs and
+// 13 allocations): a format byte, the two times in Unix seconds, then the
+// user's subject, email, nonce and audiences, each string as its length and
+// its bytes. Numbers are varints, as encoding/binary writes them.
+const sessionRecordFormat byte = 1
+
+// encodeSessionState returns cb_user's record for s.
+func encodeSessionState(s sessionState) []byte {
+	b := []byte{sessionRecordFormat}
+	b = binary.AppendVarint(b, s.StartedAt.Unix())
+	b = binary.AppendVarint(b, s.SeenAt.Unix())
+	for _, field := range []string{s.User.Subject, s.User.Email, s.User.Nonce} {
+		b = appendRecordString(b, field)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.User.Audience)))
+	for _, aud := range s.User.Audience {
+		b = appendRecordString(b, aud)
+	}
+	return b
+}
+
+func appendRecordString(b []byte, field string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(field)))
+	return append(b, field...)
+}
+
+// decodeSessionState reads cb_user's record. Anything else, a JSON cb_user
+// of an earlier version included, is an error.
+func decodeSessionState(record []byte) (sessionState, error) {
+	if len(record) == 0 || record[0] != sessionRecordFormat {
+		return sessionState{}, fmt.Errorf("not a session record of format %d", sessionRecordFormat)
+	}
+	r := recordReader{record: record, text: string(record), pos: 1}
+	var s sessionState
+	s.StartedAt = time.Unix(r.varint(), 0)
+	s.SeenAt = time.Unix(r.varint(), 0)
+	s.User.Subject = r.string()
+	s.User.Email = r.string()
+	s.User.Nonce = r.string()
+	// Each audience takes at least a byte, which bounds the count before
+	// anything is allocated for it.
+	if n := r.uvarint(); n > uint64(r.left()) {
+		r.err = errMalformedRecord
+	} else if n > 0 {
+		s.User.Audience = make([]string, n)
+		for i := range s.User.Audience {
+			s.User.Audience[i] = r.string()
+		}
+	}
+	if r.err == nil && r.left() != 0 {
+		r.err = errMalformedRecord
+	}
+	if r.err != nil {
+		return sessionState{}, r.err
+	}
+	return s, nil
+}
+
+var errMalformedRecord = errors.New("malformed session record")
+
+// recordReader reads a record's fields in order. The strings it returns are
+// parts of text, one copy of the whole record: one allocation for all of
+// them. After the first malformed field, it keeps its error and returns zero
+// values.
+type recordReader struct {
+	record []byte
+	text   string
+	pos    int
+	err    error
+}
+
+func (r *recordReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.record[r.pos:])
+	if n <= 0 {
+		r.err = errMalformedRecord
+		return 0
+	}
+	r.pos += n
+	return v
+}
+
+func (r *recordReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.record[r.pos:])
+	if n <= 0 {
+		r.err = errMalformedRecord
+		return 0
+	}
+	r.pos += n
+	return v
+}
+
+func (r *recordReader) string() string {
+	length := r.uvarint()
+	if r.err != nil || length > uint64(r.left()) {
+		r.err = errMalformedRecord
+		return ""
+	}
+	field := r.text[r.pos : r.pos+int(length)]
+	r.pos += int(length)
+	return field
+}
+
+// left is how many bytes of the record are still to be read.
+func (r *recordReader) left() int { return len(r.record) - r.pos }
+
+// readSessionState opens cb_user. A missing cookie is http.ErrNoCookie.
+func (a *authenticator) readSessionState(r *http.Request) (sessionState, error) {
+	record, err := a.cookies.get(r, userCookie)
+	if err != nil {
+		return sessionState{}, err
+	}
+	s, err := decodeSessionState(record)
+	if err != nil {
+		return sessionState{}, fmt.Errorf("decoding cookie %s: %w", userCookie, err)
+	}
+	return s, nil
 }
 
 // errLoggedOut means the request has no usable session.
@@ -50,10 +175,6 @@ var errLoggedOut = errors.New("not logged in")
 // leaves no half-written session behind.
 func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedTokens, state sessionState) error {
 	state.User = tokens.user
-	stateJSON, err := json.Marshal(state)
-	if err != nil {
-		return fmt.Errorf("encoding the session: %w", err)
-	}
 	type namedValue struct {
 		name  string
 		value []byte
@@ -61,7 +182,7 @@ func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedToken
 	values := []namedValue{
 		{accessTokenCookie, []byte(tokens.accessToken)},
 		{idTokenCookie, []byte(tokens.idToken)},
-		{userCookie, stateJSON},
+		{userCookie, encodeSessionState(state)},
 	}
 	// A login without offline_access granted has no refresh token; the
 	// session then ends when the access token expires.
@@ -119,8 +240,8 @@ func (a *authenticator) checkLimits(s sessionState, now time.Time) error {
 // retryAfterLostRace); or errProviderUnavailable (or an upstream error) when
 // FusionAuth is needed but cannot be reached.
 func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (user, error) {
-	var s sessionState
-	if err := a.cookies.getJSON(r, userCookie, &s); err != nil {
+	s, err := a.readSessionState(r)
+	if err != nil {
 		if !errors.Is(err, http.ErrNoCookie) {
 			// Truncated, tampered, foreign or sealed with another key: all
 			// the same to us, the user is not logged in.
@@ -148,28 +269,37 @@ func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (use
 		return a.refreshSession(w, r, p, s)
 	}
 	if err == nil {
-		_, err = a.verifyAccessToken(r.Context(), p, string(accessToken), s.User.Subject)
+		_, err = a.verifyAccessToken(r.Context(), p, accessToken, s.User.Subject)
 	}
-	var expired *oidc.TokenExpiredError
-	switch {
-	case err == nil:
+	if err == nil {
 		if now.Sub(s.SeenAt) >= seenInterval {
 			s.SeenAt = now
-			if err := a.cookies.setJSON(w, userCookie, s, 0); err != nil {
-				a.logger.Error("renewing the session's last use", "err", err)
-			}
+			a.renewSession(w, s)
 		}
 		return s.User, nil
-	case errors.As(err, &expired):
-		return a.refreshSession(w, r, p, s)
-	default:
-		// Once FusionAuth's keys are cached, an outage does not touch
-		// logged-in users. A token that needs a key fetch during an outage
-		// (the first one after a key rotation) logs its user out, though.
-		a.logger.Info("discarding a session with an invalid access token", "err", err)
-		a.clearSession(w)
-		return user{}, errLoggedOut
 	}
+	// Declared only once it is needed: errors.As takes its address, which
+	// would cost every request an allocation.
+	var expired *oidc.TokenExpiredError
+	if errors.As(err, &expired) {
+		return a.refreshSession(w, r, p, s)
+	}
+	// Once FusionAuth's keys are cached, an outage does not touch logged-in
+	// users. A token that needs a key fetch during an outage (the first one
+	// after a key rotation) logs its user out, though.
+	a.logger.Info("discarding a session with an invalid access token", "err", err)
+	a.clearSession(w)
+	return user{}, errLoggedOut
+}
+
+// renewSession stores the session's new last use in cb_user.
+func (a *authenticator) renewSession(w http.ResponseWriter, s sessionState) {
+	c, err := a.cookies.sealedCookie(userCookie, encodeSessionState(s), 0)
+	if err != nil {
+		a.logger.Error("renewing the session's last use", "err", err)
+		return
+	}
+	setCookie(w, c)
 }
 
 type userContextKey struct{}

@@ -15,12 +15,14 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,6 +119,50 @@ func TestSealedValuesBindTheFullNameAndVersion(t *testing.T) {
 
 // TestBadSessionCookiesMeanLoggedOut: whatever is wrong with a session
 // cookie, the answer is "logged out", never an error page or a panic.
+func TestSessionRecordKeepsEveryField(t *testing.T) {
+	want := sessionState{
+		User: user{
+			Subject:  "00000000-0000-0000-0000-111111111111",
+			Email:    "richard@example.com",
+			Audience: []string{testClientID, "another audience"},
+			Nonce:    "the login's nonce",
+		},
+		StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		SeenAt:    time.Date(2026, 1, 2, 4, 5, 6, 0, time.UTC),
+	}
+	got, err := decodeSessionState(encodeSessionState(want))
+	require.NoError(t, err)
+	assert.Equal(t, want.User, got.User)
+	assert.True(t, want.StartedAt.Equal(got.StartedAt), "started at %s, want %s", got.StartedAt, want.StartedAt)
+	assert.True(t, want.SeenAt.Equal(got.SeenAt), "seen at %s, want %s", got.SeenAt, want.SeenAt)
+}
+
+func TestMalformedSessionRecordsAreRefused(t *testing.T) {
+	record := encodeSessionState(sessionState{
+		User:      user{Subject: "00000000-0000-0000-0000-111111111111", Email: "richard@example.com", Audience: []string{testClientID}},
+		StartedAt: time.Unix(1_800_000_000, 0),
+		SeenAt:    time.Unix(1_800_000_000, 0),
+	})
+	tests := map[string][]byte{
+		"empty":                      {},
+		"another format":             append([]byte{sessionRecordFormat + 1}, record[1:]...),
+		"JSON of an earlier version": []byte(`{"user":{"sub":"x"},"started_at":"2026-01-01T00:00:00Z","seen_at":"2026-01-01T00:00:00Z"}`),
+		"a byte too many":            append(slices.Clone(record), 0),
+		// A string claiming more bytes than follow, and an audience count
+		// larger than the record.
+		"overlong string":     append([]byte{sessionRecordFormat, 0, 0}, binary.AppendUvarint(nil, 1<<40)...),
+		"huge audience count": binary.AppendUvarint([]byte{sessionRecordFormat, 0, 0, 0, 0, 0}, 1<<40),
+	}
+	// Cut short anywhere.
+	for n := range len(record) {
+		tests[fmt.Sprintf("first %d bytes", n)] = record[:n]
+	}
+	for name, data := range tests {
+		_, err := decodeSessionState(data)
+		assert.Error(t, err, name)
+	}
+}
+
 func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	otherKey, err := newCookieSealer([]byte("another-secret-key-of-32-characters-or-more"), false)
@@ -143,12 +189,16 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 		}},
 		{"another user's subject", func(app *testApp) {
 			now := idp.Now()
-			admin, err := json.Marshal(sessionState{User: user{Subject: "00000000-0000-0000-0000-000000000001", Email: "admin@example.com"}, StartedAt: now, SeenAt: now})
-			require.NoError(t, err)
+			admin := encodeSessionState(sessionState{User: user{Subject: "00000000-0000-0000-0000-000000000001", Email: "admin@example.com"}, StartedAt: now, SeenAt: now})
 			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, admin))
 		}},
 		{"a session without its start and last use", func(app *testApp) {
-			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"user":{"sub":"00000000-0000-0000-0000-111111111111","email":"richard@example.com"}}`)))
+			richard := encodeSessionState(sessionState{User: user{Subject: "00000000-0000-0000-0000-111111111111", Email: "richard@example.com"}})
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, richard))
+		}},
+		{"a JSON user cookie of an earlier version", func(app *testApp) {
+			now := idp.Now().Format(time.RFC3339)
+			app.setCookie("cb_user", app.auth.cookies.seal(userCookie, []byte(`{"user":{"sub":"00000000-0000-0000-0000-111111111111","email":"richard@example.com"},"started_at":"`+now+`","seen_at":"`+now+`"}`)))
 		}},
 		{"garbage", func(app *testApp) {
 			app.setCookie("cb_user", "%%%not-base64%%%")
@@ -245,7 +295,7 @@ func (b *tokenBench) sign(t *testing.T, edit func(claims map[string]any)) string
 }
 
 func (b *tokenBench) verify(token, subject string) error {
-	_, err := b.auth.verifyAccessToken(context.Background(), b.provider, token, subject)
+	_, err := b.auth.verifyAccessToken(context.Background(), b.provider, []byte(token), subject)
 	return err
 }
 
@@ -339,10 +389,10 @@ func TestVerifiedTokenCacheStaysBounded(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := newVerifiedTokenCache(3)
 	for i := range 10 {
-		c.add(fmt.Sprintf("token-%d", i), cacheEntry("user", now.Add(time.Hour)), now)
+		c.add([]byte(fmt.Sprintf("token-%d", i)), cacheEntry("user", now.Add(time.Hour)), now)
 		assert.LessOrEqual(t, len(c.tokens), 3, "entries after adding token-%d", i)
 	}
-	_, ok := c.lookup("token-9", now)
+	_, ok := c.lookup([]byte("token-9"), now)
 	assert.True(t, ok, "the token added last is there")
 }
 
@@ -352,14 +402,14 @@ func TestVerifiedTokenCacheDropsExpiredEntriesFirst(t *testing.T) {
 	// that ignored expiry would almost surely have been caught.
 	for round := range 20 {
 		c := newVerifiedTokenCache(3)
-		c.add("expired", cacheEntry("user", now.Add(time.Minute)), now)
-		c.add("fresh-1", cacheEntry("user", now.Add(time.Hour)), now)
-		c.add("fresh-2", cacheEntry("user", now.Add(time.Hour)), now)
+		c.add([]byte("expired"), cacheEntry("user", now.Add(time.Minute)), now)
+		c.add([]byte("fresh-1"), cacheEntry("user", now.Add(time.Hour)), now)
+		c.add([]byte("fresh-2"), cacheEntry("user", now.Add(time.Hour)), now)
 
 		later := now.Add(2 * time.Minute)
-		c.add("fresh-3", cacheEntry("user", later.Add(time.Hour)), later)
+		c.add([]byte("fresh-3"), cacheEntry("user", later.Add(time.Hour)), later)
 		for _, name := range []string{"fresh-1", "fresh-2", "fresh-3"} {
-			_, ok := c.lookup(name, later)
+			_, ok := c.lookup([]byte(name), later)
 			assert.True(t, ok, "round %d: %s kept while an expired entry could go", round, name)
 		}
 		assert.NotContains(t, c.tokens, sha256.Sum256([]byte("expired")), "round %d", round)
@@ -374,8 +424,8 @@ func TestVerifiedTokenCacheIsSafeForConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range 1000 {
 				token := fmt.Sprintf("token-%d", (g*1000+i)%100)
-				c.add(token, cacheEntry("user", now.Add(time.Duration(i%3)*time.Second)), now.Add(time.Second))
-				c.lookup(token, now.Add(time.Second))
+				c.add([]byte(token), cacheEntry("user", now.Add(time.Duration(i%3)*time.Second)), now.Add(time.Second))
+				c.lookup([]byte(token), now.Add(time.Second))
 			}
 		})
 	}
