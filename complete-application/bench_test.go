@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"changebank/e2e/fusionauthtest"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkAccount measures the protected-request path: a logged-in GET
@@ -19,7 +20,7 @@ import (
 func BenchmarkAccount(b *testing.B) {
 	idp := fusionauthtest.NewServer(b, fusionauthtest.Options{})
 	app := newTestApp(b, idp)
-	app.login()
+	require.NoError(b, app.logInAs(testUserEmail, testUserPassword))
 	appURL, _ := url.Parse(app.url)
 	cookies := app.client.Jar.Cookies(appURL)
 	handler := app.handler()
@@ -48,7 +49,7 @@ func BenchmarkAccount(b *testing.B) {
 func BenchmarkVerifyAccessToken(b *testing.B) {
 	idp := fusionauthtest.NewServer(b, fusionauthtest.Options{})
 	app := newTestApp(b, idp)
-	app.login()
+	require.NoError(b, app.logInAs(testUserEmail, testUserPassword))
 	req := httptest.NewRequest(http.MethodGet, app.url+"/account", nil)
 	appURL, _ := url.Parse(app.url)
 	for _, c := range app.client.Jar.Cookies(appURL) {

@@ -367,13 +367,6 @@ func (a *testApp) logInAs(email, password string) error {
 	return nil
 }
 
-// login logs the kickstart's user in and stops the test if that fails: the
-// shortcut of the benchmarks and the load test.
-func (a *testApp) login() {
-	a.t.Helper()
-	require.NoError(a.t, a.logInAs(testUserEmail, testUserPassword))
-}
-
 // cookie returns the value of the app's cookie called name, or "".
 func (a *testApp) cookie(name string) string {
 	u, _ := url.Parse(a.url)

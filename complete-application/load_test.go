@@ -79,7 +79,7 @@ func TestLoadAccount(t *testing.T) {
 	resp.Body.Close()
 
 	browser := &testApp{t: t, url: appURL, idp: idp, client: newBrowserClient(t)}
-	browser.login()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 	appCookies := browser.client.Jar.Cookies(&url.URL{Scheme: "http", Host: addr})
 	var cookieHeader []string
 	for _, c := range appCookies {
