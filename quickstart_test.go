@@ -158,7 +158,7 @@ func TestQuickstartUpdateFollowsTheCode(t *testing.T) {
 	var touched []string
 	for _, b := range blocks {
 		if (b.kind == "excerpt" || b.kind == "file") && !slices.Contains(touched, b.file) {
-			// Change a line in the middle of what the block shows, as a colleague might.
+			// Change a line in the middle of what the block shows, as an edit to the code would.
 			lines := strings.Split(strings.TrimSuffix(b.content, "\n"), "\n")
 			middle := lines[len(lines)/2]
 			require.Contains(t, string(changed[b.file]), middle+"\n")
