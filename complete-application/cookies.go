@@ -53,6 +53,9 @@ type cookieSealer struct {
 	// https only and get the __Host- prefix, which also pins them to this
 	// host and to Path=/.
 	secure bool
+	// additionalData holds, per cookie name, what its values are bound to
+	// (see seal), built once so that opening a cookie does not build it again.
+	additionalData map[string][]byte
 }
 
 func newCookieSealer(secretKey []byte, secure bool) (*cookieSealer, error) {
@@ -71,7 +74,11 @@ func newCookieSealer(secretKey []byte, secure bool) (*cookieSealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the cookie cipher: %w", err)
 	}
-	return &cookieSealer{aead: aead, secure: secure}, nil
+	j := &cookieSealer{aead: aead, secure: secure, additionalData: make(map[string][]byte)}
+	for _, base := range []string{loginCookie, accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie, logoutCookie, refreshRetryCookie} {
+		j.additionalData[base] = append([]byte{sealVersion}, j.name(base)...)
+	}
+	return j, nil
 }
 
 // name is the cookie's name as the browser stores it.
@@ -88,7 +95,7 @@ func (j *cookieSealer) name(base string) string {
 // say, the login cookie's value into the token cookie, or a value sealed for
 // a plain-http deployment into a __Host- cookie.
 func (j *cookieSealer) seal(base string, value []byte) string {
-	sealed := j.aead.Seal([]byte{sealVersion}, nil, value, j.additionalData(base))
+	sealed := j.aead.Seal([]byte{sealVersion}, nil, value, j.boundTo(base))
 	return base64.RawURLEncoding.EncodeToString(sealed)
 }
 
@@ -104,15 +111,19 @@ func (j *cookieSealer) open(base, sealed string) ([]byte, error) {
 	// cookie cost one buffer instead of two: the session's cookies are
 	// opened on every request.
 	ciphertext := data[1:]
-	value, err := j.aead.Open(ciphertext[:0], nil, ciphertext, j.additionalData(base))
+	value, err := j.aead.Open(ciphertext[:0], nil, ciphertext, j.boundTo(base))
 	if err != nil {
 		return nil, fmt.Errorf("opening cookie %s: %w", base, err)
 	}
 	return value, nil
 }
 
-// additionalData is what a sealed value is bound to besides the key.
-func (j *cookieSealer) additionalData(base string) []byte {
+// boundTo is what a sealed value is bound to besides the key: the version
+// and the cookie's full name, prebuilt for the app's own cookies.
+func (j *cookieSealer) boundTo(base string) []byte {
+	if data, ok := j.additionalData[base]; ok {
+		return data
+	}
 	return append([]byte{sealVersion}, j.name(base)...)
 }
 

@@ -29,6 +29,9 @@ type pages struct {
 	// buffers are reused across requests: a page rendered into a fresh
 	// buffer would grow it, and allocate, several times over.
 	buffers sync.Pool
+	// contentType is built once and shared by every page's response, as
+	// Header.Set would allocate it again for each one.
+	contentType []string
 }
 
 // parsePages parses every template once, at start, so a broken template
@@ -46,7 +49,12 @@ func parsePages(logger *slog.Logger) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the static folder: %w", err)
 	}
-	p := &pages{logger: logger, templates: make(map[string]*template.Template), static: static}
+	p := &pages{
+		logger:      logger,
+		templates:   make(map[string]*template.Template),
+		static:      static,
+		contentType: []string{"text/html; charset=utf-8"},
+	}
 	for _, file := range files {
 		page, err := layout.Clone()
 		if err != nil {
@@ -72,7 +80,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	}
 	buf, _ := p.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
-		buf = new(bytes.Buffer)
+		// Room for the largest page, so rendering never grows the buffer.
+		buf = bytes.NewBuffer(make([]byte, 0, 8<<10))
 	}
 	defer func() {
 		buf.Reset()
@@ -83,7 +92,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header()["Content-Type"] = p.contentType
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 }
