@@ -313,9 +313,11 @@ func userFrom(ctx context.Context) user {
 // requireLogin lets only logged-in users through to next, with their user
 // in the request's context; everyone else goes back to the home page.
 func requireLogin(auth *authenticator, pages *pages, next http.Handler) http.Handler {
+	// Shared by every response, as Header.Set would allocate it for each one.
+	noStoreValue := []string{"no-store"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Pages for one user must never be cached, not even in the browser's history.
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = noStoreValue
 		u, err := auth.loadSession(w, r)
 		switch {
 		case err == nil:
