@@ -168,8 +168,11 @@ func TestFrontChannelLogout(t *testing.T) {
 		assert.Empty(t, resp.Header.Get("X-Frame-Options"))
 	}
 	assertLoggedOut(t, app)
-	assert.Contains(t, app.get("/").Header.Get("Content-Security-Policy"), "frame-ancestors 'none'",
+	// The logout page's own headers must not leak into the next response.
+	home := app.get("/")
+	assert.Contains(t, home.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'",
 		"other pages cannot be framed")
+	assert.Equal(t, "DENY", home.Header.Get("X-Frame-Options"), "other pages cannot be framed")
 }
 
 // TestLogoutWhenFusionAuthIsDown: the user is logged out of Changebank and

@@ -90,6 +90,8 @@ func TestRoutesLoggedIn(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode, path)
 		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
 		assert.Contains(t, resp.body, want, path)
+		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"), path)
+		assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"), path)
 		assertSecurityHeaders(t, resp.Response)
 	}
 	form := app.get("/make-change")
@@ -106,6 +108,7 @@ func assertSecurityHeaders(t *testing.T, resp *http.Response) {
 	assert.NotContains(t, csp, "unsafe-inline")
 	assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	assert.Equal(t, "same-origin", resp.Header.Get("Cross-Origin-Opener-Policy"))
 }
 
 // TestMakeChange checks the answers, and the messages for bad amounts.
