@@ -111,7 +111,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// The issuer is compared byte for byte with the one in FusionAuth's
 	// discovery document and tokens, so it is kept exactly as given.
 	cfg.issuer = envOr(getenv, "ISSUER", kickstartIssuer)
-	if _, err := parseBaseURL("ISSUER", cfg.issuer); err != nil {
+	issuerURL, err := parseBaseURL("ISSUER", cfg.issuer)
+	if err != nil {
 		return config{}, err
 	}
 
@@ -144,7 +145,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 
 	allowPlainHTTP := getenv("ALLOW_PLAIN_HTTP") == "true"
-	issuerURL, _ := url.Parse(cfg.issuer)
 	for _, u := range []struct {
 		name string
 		url  *url.URL
