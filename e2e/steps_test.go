@@ -162,6 +162,17 @@ func (b *browser) forgetAppCookies() {
 	}
 }
 
+// seeFusionAuthRemembers is the control of the logout tests: with the application's cookies
+// gone but FusionAuth's session alive, Login returns straight to the account page without the
+// form. Without it, seeing the form after logout would prove nothing.
+func (b *browser) seeFusionAuthRemembers(email string) {
+	b.t.Helper()
+	b.forgetAppCookies()
+	b.openHome(suite.appURL)
+	b.do("click Login", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.seeAccount(email)
+}
+
 // hostOf returns the host:port of an address, or "" if it is not one.
 func hostOf(address string) string {
 	u, err := url.Parse(address)

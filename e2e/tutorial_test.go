@@ -104,13 +104,7 @@ func TestLogoutEndsSession(t *testing.T) {
 	b := newBrowser(t)
 	b.logIn(richard)
 
-	// The control: FusionAuth remembers richard, so while its session lasts, Login returns
-	// straight to the account page without the form. Without it, seeing the form after
-	// logout would prove nothing.
-	b.forgetAppCookies()
-	b.openHome(suite.appURL)
-	b.do("click Login", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
-	b.seeAccount(richard)
+	b.seeFusionAuthRemembers(richard)
 
 	b.do("click Logout", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
 	b.seeHome("come back from FusionAuth's logout to the home page")
