@@ -6,11 +6,10 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
-const defaultAppURL = "http://localhost:5000"
+const defaultPort = "5000"
 
 // The development values from kickstart/kickstart.json. They are defaults so
 // that `go run` works against the local FusionAuth that docker compose starts;
@@ -21,88 +20,66 @@ const (
 	kickstartClientSecret = "super-secret-secret-that-should-be-regenerated-for-production"
 )
 
-// The session limits a bank would pick (OWASP's session guidance): an idle
-// session ends after 15 minutes, and any session after a working day.
-const (
-	defaultSessionIdleTimeout = 15 * time.Minute
-	defaultSessionMaxLifetime = 8 * time.Hour
-)
-
-// minSecretKeyLength is the shortest APP_SECRET_KEY accepted. The key seals
-// every cookie, so it must be long enough that nobody can guess it.
-const minSecretKeyLength = 32
-
 // config is everything the application reads from its environment, checked.
 type config struct {
-	// appURL is the public base URL of the application, as a browser sees it.
-	appURL *url.URL
-	// listenAddr is the address the server listens on.
+	appURL     *url.URL // the public base URL, as a browser sees it
 	listenAddr string
 
-	// issuer is FusionAuth's issuer URL: discovery happens at
-	// issuer + "/.well-known/openid-configuration".
-	issuer       string
+	issuer       string // discovery is at issuer + "/.well-known/openid-configuration"
+	issuerOrigin string // FusionAuth's scheme and host
 	clientID     string
 	clientSecret string
-	// secretKey seals the cookies. Replicas that share it can serve the same users.
-	secretKey []byte
+	// secretKeys seal the cookies: the first seals and opens, an earlier
+	// one only opens, so the key can change without logging anyone out.
+	secretKeys [][]byte
 
-	// sessionIdleTimeout ends a session nobody used for that long, and
-	// sessionMaxLifetime any session that long after its login.
 	sessionIdleTimeout time.Duration
 	sessionMaxLifetime time.Duration
 
-	// warnings are printed once the logger exists.
-	warnings []string
+	warnings []string // printed once the logger exists
 }
 
 // loadConfig reads the configuration from getenv (os.Getenv outside tests) and
 // refuses values that cannot work, naming the variable to fix:
 //
-//	APP_URL         the app's public base URL (http://localhost:5000); the
-//	                callback is APP_URL/callback, the logout URL APP_URL/logout
-//	PORT            the port to listen on (APP_URL's port)
+//	PORT            the port to listen on (APP_URL's port, else 5000)
+//	APP_URL         the app's public base URL (http://localhost:PORT)
 //	ISSUER          FusionAuth's issuer (http://localhost:9011)
 //	CLIENT_ID       the application's client id (the kickstart's)
-//	CLIENT_SECRET   the application's client secret (the kickstart's, only
-//	                while APP_URL is on this machine)
-//	APP_SECRET_KEY  at least 32 characters that seal the cookies (random
-//	                at each start when unset, with a warning; required
-//	                unless APP_URL is on this machine)
-//	SESSION_IDLE_TIMEOUT  how long an unused session lasts (15m), a Go duration
+//	CLIENT_SECRET   its client secret (the kickstart's, on this machine only)
+//	APP_SECRET_KEY  32 characters or more that seal the cookies (random at
+//	                each start if unset, on this machine only)
+//	APP_SECRET_KEY_PREVIOUS  the key before the last change, which still
+//	                opens cookies
+//	SESSION_IDLE_TIMEOUT  how long an unused session lasts (15m)
 //	SESSION_MAX_LIFETIME  how long any session lasts after login (8h)
-//	ALLOW_PLAIN_HTTP      "true" accepts an http APP_URL or ISSUER on another
-//	                      host, for development on a private network only
 //
-// Plain http to another host would send the tokens and the client secret
-// unencrypted over the network, so it is refused unless ALLOW_PLAIN_HTTP says
-// otherwise; so are the kickstart's public client secret and a random
-// APP_SECRET_KEY anywhere but on the developer's own machine.
+// Plain http to another host would send tokens and the client secret
+// unencrypted, so it is refused; so are the kickstart's public client secret
+// and a random APP_SECRET_KEY anywhere but on the developer's own machine.
 func loadConfig(getenv func(string) string) (config, error) {
 	var cfg config
-
-	appURL, err := parseBaseURL("APP_URL", envOr(getenv, "APP_URL", defaultAppURL))
+	port := getenv("PORT")
+	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 0 || n > 65535) {
+		return config{}, fmt.Errorf("PORT: must be a port number from 0 to 65535, got %q", port)
+	}
+	var err error
+	cfg.appURL, err = parseBaseURL("APP_URL", envOr(getenv, "APP_URL", "http://localhost:"+envOr(getenv, "PORT", defaultPort)))
 	if err != nil {
 		return config{}, err
 	}
 	// The routes live at the root of the URL space, so APP_URL cannot carry a path.
-	if appURL.Path != "" && appURL.Path != "/" {
-		return config{}, fmt.Errorf("APP_URL: must not have a path (the app serves /callback at its root), got %q", appURL)
+	if cfg.appURL.Path != "" && cfg.appURL.Path != "/" {
+		return config{}, fmt.Errorf("APP_URL: must not have a path (the app serves /callback at its root), got %q", cfg.appURL)
 	}
-	appURL.Path = ""
-	cfg.appURL = appURL
-
-	port := getenv("PORT")
+	cfg.appURL.Path = ""
 	if port == "" {
-		port = appURL.Port()
-		if port == "" && appURL.Scheme == "https" {
-			port = "443"
-		} else if port == "" {
-			port = "80"
-		}
+		port = cfg.appURL.Port()
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return config{}, fmt.Errorf("PORT: must be a port number from 0 to 65535, got %q", port)
+	if port == "" && cfg.appURL.Scheme == "https" {
+		port = "443"
+	} else if port == "" {
+		port = "80"
 	}
 	// An empty host listens on every interface, so the app is reachable from
 	// a container or a VM; APP_URL says how browsers reach it.
@@ -115,72 +92,48 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		return config{}, err
 	}
+	cfg.issuerOrigin = issuerURL.Scheme + "://" + issuerURL.Host
+	for i, u := range []*url.URL{cfg.appURL, issuerURL} {
+		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			return config{}, fmt.Errorf("%s: plain http to %s would send tokens unencrypted; use https", []string{"APP_URL", "ISSUER"}[i], u.Host)
+		}
+	}
 
 	cfg.clientID = envOr(getenv, "CLIENT_ID", kickstartClientID)
 	cfg.clientSecret = envOr(getenv, "CLIENT_SECRET", kickstartClientSecret)
-	if strings.TrimSpace(cfg.clientID) == "" {
-		return config{}, fmt.Errorf("CLIENT_ID: must not be blank")
-	}
-	if strings.TrimSpace(cfg.clientSecret) == "" {
-		return config{}, fmt.Errorf("CLIENT_SECRET: must not be blank")
-	}
-
-	if key := getenv("APP_SECRET_KEY"); key != "" {
-		if len(key) < minSecretKeyLength {
-			return config{}, fmt.Errorf("APP_SECRET_KEY: must be at least %d characters (try `openssl rand -base64 32`), got %d", minSecretKeyLength, len(key))
-		}
-		cfg.secretKey = []byte(key)
-	} else {
-		cfg.secretKey = []byte(rand.Text() + rand.Text())
-		cfg.warnings = append(cfg.warnings, "APP_SECRET_KEY is not set, so a random key seals the cookies: "+
-			"every restart logs everyone out, and replicas cannot share users. Set APP_SECRET_KEY to keep sessions.")
-	}
-
-	local := isLoopback(appURL.Hostname())
+	local := isLoopback(cfg.appURL.Hostname())
 	if !local && cfg.clientSecret == kickstartClientSecret {
-		return config{}, fmt.Errorf("CLIENT_SECRET: the kickstart's development secret is public; set the application's own secret when APP_URL (%s) is not this machine", appURL)
-	}
-	if !local && getenv("APP_SECRET_KEY") == "" {
-		return config{}, fmt.Errorf("APP_SECRET_KEY: must be set when APP_URL (%s) is not this machine, so that restarts and replicas keep sessions (try `openssl rand -base64 32`)", appURL)
+		return config{}, fmt.Errorf("CLIENT_SECRET: the kickstart's development secret is public; set the application's own secret when APP_URL (%s) is not this machine", cfg.appURL)
 	}
 
-	allowPlainHTTP := getenv("ALLOW_PLAIN_HTTP") == "true"
-	for _, u := range []struct {
-		name string
-		url  *url.URL
-	}{{"APP_URL", appURL}, {"ISSUER", issuerURL}} {
-		if u.url.Scheme != "http" || isLoopback(u.url.Hostname()) {
+	for _, name := range []string{"APP_SECRET_KEY", "APP_SECRET_KEY_PREVIOUS"} {
+		key := getenv(name)
+		switch {
+		case key == "" && name == "APP_SECRET_KEY" && !local:
+			return config{}, fmt.Errorf("APP_SECRET_KEY: must be set when APP_URL (%s) is not this machine, so that restarts and replicas keep sessions (try `openssl rand -base64 32`)", cfg.appURL)
+		case key == "" && name == "APP_SECRET_KEY":
+			key = rand.Text() + rand.Text()
+			cfg.warnings = append(cfg.warnings, "APP_SECRET_KEY is not set, so a random key seals the cookies: "+
+				"every restart logs everyone out, and replicas cannot share users. Set APP_SECRET_KEY to keep sessions.")
+		case key == "":
 			continue
+		case len(key) < 32:
+			return config{}, fmt.Errorf("%s: must be at least 32 characters (try `openssl rand -base64 32`), got %d", name, len(key))
 		}
-		if !allowPlainHTTP {
-			return config{}, fmt.Errorf("%s: plain http to %s would send tokens unencrypted; use https (or, for development on a private network only, set ALLOW_PLAIN_HTTP=true)", u.name, u.url.Host)
-		}
-		cfg.warnings = append(cfg.warnings, fmt.Sprintf("ALLOW_PLAIN_HTTP=true: %s %s is plain http to another host, "+
-			"so tokens and cookies cross the network unencrypted. NEVER use this outside a private development network.", u.name, u.url))
+		cfg.secretKeys = append(cfg.secretKeys, []byte(key))
 	}
 
-	cfg.sessionIdleTimeout, err = parseDuration(getenv, "SESSION_IDLE_TIMEOUT", defaultSessionIdleTimeout)
-	if err != nil {
+	// The session limits a bank would pick (OWASP's session guidance).
+	if cfg.sessionIdleTimeout, err = parseDuration(getenv, "SESSION_IDLE_TIMEOUT", 15*time.Minute); err != nil {
 		return config{}, err
 	}
-	cfg.sessionMaxLifetime, err = parseDuration(getenv, "SESSION_MAX_LIFETIME", defaultSessionMaxLifetime)
-	if err != nil {
+	if cfg.sessionMaxLifetime, err = parseDuration(getenv, "SESSION_MAX_LIFETIME", 8*time.Hour); err != nil {
 		return config{}, err
 	}
 	if cfg.sessionIdleTimeout > cfg.sessionMaxLifetime {
 		return config{}, fmt.Errorf("SESSION_IDLE_TIMEOUT: must not be longer than SESSION_MAX_LIFETIME (%s), got %s", cfg.sessionMaxLifetime, cfg.sessionIdleTimeout)
 	}
 	return cfg, nil
-}
-
-// issuerOrigin is the scheme and host of FusionAuth, the only site allowed to
-// receive the logout form's redirect and to frame the front-channel logout page.
-func (c config) issuerOrigin() string {
-	u, err := url.Parse(c.issuer)
-	if err != nil {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // parseBaseURL accepts an absolute http or https URL with no query or
@@ -220,9 +173,6 @@ func envOr(getenv func(string) string, name, fallback string) string {
 }
 
 func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }

@@ -1,25 +1,32 @@
-// The test application and the user's steps, shared by every test: the app
-// on a random port against the FusionAuth stand-in, a browser that shows each
-// redirect, the login step (error-returning, so goroutines can use it), and
-// the checks a refusal must pass (no session, a clear error page, logged
-// out).
+// The fixtures every test shares: the application on a random port against
+// the FusionAuth stand-in; a browser that shows each redirect; the user's
+// login steps (error-returning, so goroutines can use them); what tests put
+// in front of FusionAuth (a front that takes it away, makes it hang, breaks
+// its key set or Logout API, rewrites or holds back its token answers) and
+// in front of the app (a load balancer over replicas); and the checks a
+// refusal must pass.
 
 package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,16 +44,21 @@ const (
 	testSecretKey    = "a-test-secret-key-of-at-least-32-characters"
 )
 
-// testApp is Changebank on a random local port, talking to a FusionAuth
-// stand-in, with a client that behaves like a browser that does not follow
-// redirects on its own, so tests can check every step.
+// sessionCookies are the cookies that make up a logged-in session.
+var sessionCookies = []string{sessionCookie, accessTokenCookie, idTokenCookie}
+
+// testApp is one browser on Changebank, which runs on a random local port
+// against a FusionAuth stand-in. The browser does not follow redirects on its
+// own, so tests can check every step.
 type testApp struct {
-	t      testing.TB
-	url    string
-	idp    *fusionauthtest.Server
-	auth   *authenticator
-	client *http.Client
-	srv    *httptest.Server
+	t        testing.TB
+	url      string
+	idp      *fusionauthtest.Server
+	oidc     *oidcClient
+	sessions *sessions
+	logs     *lockedBuffer // the app's log
+	client   *http.Client  // the browser
+	srv      *httptest.Server
 }
 
 // handler is the application's handler, for calling without a network.
@@ -57,43 +69,59 @@ func (a *testApp) handler() http.Handler { return a.srv.Config.Handler }
 // real FusionAuth.
 func newTestApp(t testing.TB, idp *fusionauthtest.Server) *testApp {
 	t.Helper()
-	return newAppFor(t, idp, idp.URL())
+	return newAppFor(t, idp, idp.URL(), nil)
 }
 
-// newAppFor is newTestApp with issuer as the app's ISSUER: idp behind a
-// front, or another spelling of idp's address.
-func newAppFor(t testing.TB, idp *fusionauthtest.Server, issuer string) *testApp {
-	t.Helper()
-	srv, auth := newAppWithIssuer(t, issuer)
-	// The app checks token times against the stand-in's clock, so tests can
-	// move that clock to expire tokens.
-	auth.now = idp.Now
-	registerRedirectURLs(t, idp, srv.URL)
-	return &testApp{t: t, url: srv.URL, idp: idp, auth: auth, client: newBrowserClient(t), srv: srv}
-}
-
-// newAppWithIssuer starts the application with the given issuer, which need
-// not answer yet.
-func newAppWithIssuer(t testing.TB, issuer string) (*httptest.Server, *authenticator) {
+// newAppFor is newTestApp with issuer as the app's ISSUER (idp behind a
+// front, say) and env added to the app's environment.
+//
+// Most tests jump the stand-in's clock past an access token's lifetime, or a
+// refresh token's, in one step; the session's own limits would end those
+// sessions first, so they are a year unless env sets them.
+func newAppFor(t testing.TB, idp *fusionauthtest.Server, issuer string, env map[string]string) *testApp {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	env := map[string]string{
-		"APP_URL":        "http://" + srv.Listener.Addr().String(),
-		"ISSUER":         issuer,
-		"APP_SECRET_KEY": testSecretKey,
+	appURL := "http://" + srv.Listener.Addr().String()
+	full := map[string]string{
+		"APP_URL":              appURL,
+		"ISSUER":               issuer,
+		"APP_SECRET_KEY":       testSecretKey,
+		"SESSION_IDLE_TIMEOUT": "8760h",
+		"SESSION_MAX_LIFETIME": "8760h",
 	}
-	handler, auth := newHandlerFromEnv(t, env)
-	auth.retryInterval = 0
-	auth.httpClient.Timeout = 2 * time.Second
-	// Most tests jump the clock past an access token's lifetime, or a
-	// refresh token's, in one step; the session's own limits would end those
-	// sessions first. newLimitedTestApp (session_test.go) puts the limits back.
-	auth.sessionIdleTimeout = 365 * 24 * time.Hour
-	auth.sessionMaxLifetime = 365 * 24 * time.Hour
+	maps.Copy(full, env)
+	app := &testApp{t: t, url: appURL, idp: idp, logs: &lockedBuffer{}, client: newBrowserClient(t), srv: srv}
+	// The app checks times against the stand-in's clock, so tests can move
+	// that clock to expire tokens and sessions.
+	var handler http.Handler
+	handler, app.oidc, app.sessions = newHandlerFromEnv(t, full, idp.Now, io.MultiWriter(testLogOutput(t), app.logs))
 	srv.Config.Handler = handler
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv, auth
+	registerRedirectURLs(t, idp, appURL)
+	return app
+}
+
+// newHandlerFromEnv builds the application's handler from env, as run does,
+// with the clock now, and returns it with its OpenID Connect client and
+// sessions, whose fields a test may still set.
+func newHandlerFromEnv(t testing.TB, env map[string]string, now func() time.Time, log io.Writer) (http.Handler, *oidcClient, *sessions) {
+	t.Helper()
+	cfg, err := loadConfig(func(name string) string { return env[name] })
+	require.NoError(t, err)
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	pages, err := parsePages(logger)
+	require.NoError(t, err)
+	cookies, err := newCookieSealer(cfg.secretKeys, cfg.appURL.Scheme == "https")
+	require.NoError(t, err)
+	client := newOIDCClient(cfg, logger, now)
+	client.retryInterval = 0
+	client.httpClient.Timeout = 2 * time.Second
+	sessions := &sessions{
+		cookies: cookies, oidc: client, logger: logger, now: now,
+		idleTimeout: cfg.sessionIdleTimeout, maxLifetime: cfg.sessionMaxLifetime,
+	}
+	return newHandler(logger, pages, client, sessions, cfg), client, sessions
 }
 
 // testLogOutput sends the app's log to the test's output, which go test
@@ -105,49 +133,42 @@ func testLogOutput(t testing.TB) io.Writer {
 	return io.Discard
 }
 
-// newHandlerFromEnv builds the application's handler from env, as run does,
-// and returns it with its authenticator, whose fields a test may still set.
-func newHandlerFromEnv(t testing.TB, env map[string]string) (http.Handler, *authenticator) {
-	t.Helper()
-	cfg, err := loadConfig(func(name string) string { return env[name] })
-	require.NoError(t, err)
-	logger := slog.New(slog.NewTextHandler(testLogOutput(t), nil))
-	pages, err := parsePages(logger)
-	require.NoError(t, err)
-	auth, err := newAuthenticator(cfg, logger)
-	require.NoError(t, err)
-	return newHandler(logger, pages, auth, cfg), auth
-}
-
 // newBrowserClient is an HTTP client with a cookie jar that does not follow redirects.
 func newBrowserClient(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &http.Client{
-		Jar:     jar,
-		Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
 // newBrowser is another browser, with cookies of its own, on the same app.
 func (a *testApp) newBrowser() *testApp {
-	a.t.Helper()
-	return &testApp{t: a.t, url: a.url, idp: a.idp, auth: a.auth, client: newBrowserClient(a.t), srv: a.srv}
+	b := *a
+	b.client = newBrowserClient(a.t)
+	return &b
 }
 
 // copyOfCookies is another browser holding the same cookies as a: what
 // someone who copied them would have.
 func (a *testApp) copyOfCookies() *testApp {
+	return a.onApp(a)
+}
+
+// onApp is a browser on the instance other of the application holding a's
+// cookies: the same user after a restart, or behind a load balancer.
+func (a *testApp) onApp(other *testApp) *testApp {
 	a.t.Helper()
-	c := a.newBrowser()
-	u, err := url.Parse(a.url)
+	browser := other.newBrowser()
+	from, err := url.Parse(a.url)
 	require.NoError(a.t, err)
-	c.client.Jar.SetCookies(u, a.client.Jar.Cookies(u))
-	return c
+	to, err := url.Parse(other.url)
+	require.NoError(a.t, err)
+	browser.client.Jar.SetCookies(to, a.client.Jar.Cookies(from))
+	return browser
 }
 
 // registerRedirectURLs adds appURL's callback and logout URLs to the Changebank
@@ -164,13 +185,25 @@ func registerRedirectURLs(t testing.TB, idp *fusionauthtest.Server, appURL strin
 
 // registerUser creates a user registered to Changebank through the admin
 // API, as an administrator would in FusionAuth.
-func registerUser(t *testing.T, idp *fusionauthtest.Server, id, email, password string) {
+func registerUser(t testing.TB, idp *fusionauthtest.Server, id, email, password string) {
 	t.Helper()
 	callAdminAPI(t, idp, http.MethodPost, "/api/user/registration/"+id, map[string]any{
 		"user":         map[string]any{"email": email, "password": password},
 		"registration": map[string]any{"applicationId": testClientID},
 	})
 }
+
+// setRefreshTokenPolicy sets the application's refresh token usage policy
+// (Reusable, FusionAuth's default, or OneTimeUse) through the admin API.
+func setRefreshTokenPolicy(t testing.TB, idp *fusionauthtest.Server, policy string) {
+	t.Helper()
+	callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
+		"jwtConfiguration": map[string]any{"refreshTokenUsagePolicy": policy},
+	}})
+}
+
+// refreshTokenPolicies are FusionAuth's refresh token usage policies.
+var refreshTokenPolicies = []string{"Reusable", "OneTimeUse"}
 
 // callAdminAPI sends body as JSON to the stand-in's admin API with its API
 // key, as kickstart or an administrator's script would, and requires a 200.
@@ -238,9 +271,9 @@ func (a *testApp) get(target string) response {
 }
 
 // getAfterRetry fetches a path and, when the app asks for a retry of the
-// same request (a refused refresh, see retryAfterLostRace), fetches it once
-// more, as a browser follows the redirect. It requires that the first
-// answer, if a retry, deletes no session cookie.
+// same request (a refused refresh, see retryOnce), fetches it once more, as
+// a browser follows the redirect. It requires that the first answer, if a
+// retry, deletes no session cookie.
 func (a *testApp) getAfterRetry(path string) response {
 	a.t.Helper()
 	resp := a.get(path)
@@ -248,9 +281,7 @@ func (a *testApp) getAfterRetry(path string) response {
 		return resp
 	}
 	require.Equal(a.t, path, resp.Header.Get("Location"), "a retry of the same request")
-	for _, c := range resp.Cookies() {
-		require.NotContains(a.t, sessionCookies, c.Name, "a retry leaves the session's cookies alone")
-	}
+	assertDeletesNoSessionCookie(a.t, resp.Response)
 	return a.get(path)
 }
 
@@ -277,7 +308,7 @@ func wantStatus(resp response, want ...int) error {
 	return fmt.Errorf("%s %s: status %d, want %v: %s", resp.Request.Method, resp.Request.URL, resp.StatusCode, want, resp.body)
 }
 
-// startLogin follows the Login button and returns FusionAuth's authorize URL.
+// startLogin follows the Log in button and returns FusionAuth's authorize URL.
 func (a *testApp) startLogin() (*url.URL, error) {
 	resp, err := a.fetch("/login")
 	if err != nil {
@@ -346,7 +377,7 @@ func (a *testApp) loginCallback(email, password string) (string, error) {
 	return a.signIn(authorize, email, password)
 }
 
-// logInAs is the whole login, as a browser makes it: the Login button,
+// logInAs is the whole login, as a browser makes it: the Log in button,
 // FusionAuth's form and redirects, and the callback, which must send the
 // browser to /account.
 func (a *testApp) logInAs(email, password string) error {
@@ -365,6 +396,16 @@ func (a *testApp) logInAs(email, password string) error {
 		return fmt.Errorf("GET /callback: redirect to %q, want /account", location)
 	}
 	return nil
+}
+
+// ssoSessionAlive reports whether FusionAuth would log this browser in
+// without its login form.
+func (a *testApp) ssoSessionAlive() bool {
+	a.t.Helper()
+	authorize, err := a.startLogin()
+	require.NoError(a.t, err)
+	resp := a.get(authorize.String())
+	return resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther
 }
 
 // cookie returns the value of the app's cookie called name, or "".
@@ -390,6 +431,26 @@ func (a *testApp) deleteCookie(name string) {
 	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
 }
 
+// record opens the session's record in the browser's cb_session, as the app would.
+func (a *testApp) record() session {
+	a.t.Helper()
+	value, err := a.sessions.cookies.open(sessionCookie, "", a.cookie(sessionCookie))
+	require.NoError(a.t, err, "opening cb_session")
+	var s session
+	require.NoError(a.t, json.Unmarshal(value, &s))
+	return s
+}
+
+// setRecord seals s into the browser's cb_session, as the app would.
+func (a *testApp) setRecord(s session) {
+	a.t.Helper()
+	value, err := json.Marshal(s)
+	require.NoError(a.t, err)
+	c, err := a.sessions.cookies.sealedCookie(sessionCookie, "", value, 0)
+	require.NoError(a.t, err)
+	a.setCookie(sessionCookie, c.Value)
+}
+
 // requestsTo counts the requests the stand-in received for path.
 func requestsTo(idp *fusionauthtest.Server, path string) int {
 	n := 0
@@ -401,6 +462,68 @@ func requestsTo(idp *fusionauthtest.Server, path string) int {
 	return n
 }
 
+// refreshesWith counts the token requests FusionAuth received that redeem refreshToken.
+func refreshesWith(idp *fusionauthtest.Server, refreshToken string) int {
+	n := 0
+	for _, r := range idp.Requests() {
+		if r.Path == "/oauth2/token" && r.Form.Get("grant_type") == "refresh_token" && r.Form.Get("refresh_token") == refreshToken {
+			n++
+		}
+	}
+	return n
+}
+
+// refreshTokenUsable reports whether FusionAuth still honours refreshToken,
+// by redeeming it at the token endpoint as the application would.
+func refreshTokenUsable(t testing.TB, idp *fusionauthtest.Server, refreshToken string) bool {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	req, err := http.NewRequest(http.MethodPost, idp.URL()+"/oauth2/token", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(testClientID, kickstartClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true
+	case http.StatusBadRequest:
+		require.Contains(t, string(body), "invalid_grant", "a refused refresh token")
+		return false
+	}
+	require.Failf(t, "unexpected answer of the token endpoint", "%d: %s", resp.StatusCode, body)
+	return false
+}
+
+// logoutAPIRefreshTokens are the refresh tokens of the Logout API calls
+// FusionAuth received, in order, wherever each call put it: a JSON body, a
+// form body or the query string.
+func logoutAPIRefreshTokens(t testing.TB, idp *fusionauthtest.Server) []string {
+	t.Helper()
+	var tokens []string
+	for _, r := range idp.Requests() {
+		if r.Path != "/api/logout" {
+			continue
+		}
+		var body struct {
+			RefreshToken string `json:"refreshToken"`
+		}
+		switch {
+		case strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
+			require.NoError(t, json.Unmarshal(r.Body, &body), "the Logout API call's JSON body")
+		case r.Form.Has("refreshToken"):
+			body.RefreshToken = r.Form.Get("refreshToken")
+		default:
+			body.RefreshToken = r.Query.Get("refreshToken")
+		}
+		tokens = append(tokens, body.RefreshToken)
+	}
+	return tokens
+}
+
 // elementText returns the text of the element with the given id, or "".
 func elementText(html, id string) string {
 	m := regexp.MustCompile(`id="` + regexp.QuoteMeta(id) + `"[^>]*>([^<]*)<`).FindStringSubmatch(html)
@@ -408,6 +531,13 @@ func elementText(html, id string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// outline sums an answer up for a failure message: its status, where it
+// redirects, and the page's email or error text.
+func outline(resp response) string {
+	return fmt.Sprintf("status %d, Location %q, email %q, error %q", resp.StatusCode, resp.Header.Get("Location"),
+		elementText(resp.body, "email"), elementText(resp.body, "error"))
 }
 
 // freeAddr returns a local address nothing listens on right now.
@@ -420,13 +550,10 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// sessionCookies are the cookies that make up a logged-in session.
-var sessionCookies = []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie}
-
 // assertLoggedOut checks the browser holds no session and /account refuses it.
-func assertLoggedOut(t *testing.T, app *testApp) {
+func assertLoggedOut(t testing.TB, app *testApp) {
 	t.Helper()
-	for _, name := range []string{"cb_access_token", "cb_refresh_token", "cb_id_token", "cb_user", "cb_login"} {
+	for _, name := range append(sessionCookies, loginCookie) {
 		assert.Empty(t, app.cookie(name), "cookie %s", name)
 	}
 	resp := app.get("/account")
@@ -436,18 +563,18 @@ func assertLoggedOut(t *testing.T, app *testApp) {
 
 // assertSetsNoSession checks that a response stores no session in the
 // browser: every session cookie it sets, it deletes.
-func assertSetsNoSession(t *testing.T, resp *http.Response) {
+func assertSetsNoSession(t testing.TB, resp *http.Response) {
 	t.Helper()
 	for _, c := range resp.Cookies() {
-		if c.Value != "" && c.MaxAge >= 0 {
-			assert.Fail(t, "the response sets a cookie", "Set-Cookie %s (%d bytes) on %s %s",
+		if c.Value != "" && c.MaxAge >= 0 && slices.Contains(sessionCookies, c.Name) {
+			assert.Fail(t, "the response sets a session cookie", "Set-Cookie %s (%d bytes) on %s %s",
 				c.Name, len(c.Value), resp.Request.Method, resp.Request.URL.Path)
 		}
 	}
 }
 
 // assertDeletesSession checks that a response deletes every session cookie.
-func assertDeletesSession(t *testing.T, resp *http.Response) {
+func assertDeletesSession(t testing.TB, resp *http.Response) {
 	t.Helper()
 	deleted := map[string]bool{}
 	for _, c := range resp.Cookies() {
@@ -460,28 +587,378 @@ func assertDeletesSession(t *testing.T, resp *http.Response) {
 	}
 }
 
+// assertDeletesNoSessionCookie checks that a response leaves every cookie of
+// the session in place.
+func assertDeletesNoSessionCookie(t testing.TB, resp *http.Response) {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if slices.Contains(sessionCookies, c.Name) && (c.MaxAge < 0 || c.Value == "") {
+			assert.Fail(t, "the response deletes a session cookie", "Set-Cookie %s on %s %s", c.Name, resp.Request.Method, resp.Request.URL.Path)
+		}
+	}
+}
+
 // assertRefreshEndedSession checks the outcome of a refused refresh: the
 // browser goes to the home page, every session cookie is deleted and none is
-// set, /account refuses, and FusionAuth heard the one refresh request and
-// nothing after it.
-func assertRefreshEndedSession(t *testing.T, resp response, app *testApp, idp *fusionauthtest.Server) {
+// set, /account refuses, and FusionAuth heard refreshes refresh requests and
+// nothing after them.
+func assertRefreshEndedSession(t testing.TB, resp response, app *testApp, idp *fusionauthtest.Server, refreshes int) {
 	t.Helper()
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
 	assertDeletesSession(t, resp.Response)
 	assertSetsNoSession(t, resp.Response)
 	assertLoggedOut(t, app)
-	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refresh, and nothing after it")
+	assert.Equal(t, refreshes, requestsTo(idp, "/oauth2/token"), "the refreshes, and nothing after them")
 	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
 }
 
 // assertErrorPage checks an answer is the styled error page with the status
 // want: a clear message, never a 500 or a raw upstream error.
-func assertErrorPage(t *testing.T, resp response, want int) {
+func assertErrorPage(t testing.TB, resp response, want int) {
 	t.Helper()
 	assert.Equal(t, want, resp.StatusCode, "%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.body)
 	assert.NotEmpty(t, elementText(resp.body, "error"), "%s %s explains what happened", resp.Request.Method, resp.Request.URL.Path)
 	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
 		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
 	}
+}
+
+// idpFront serves the FusionAuth stand-in at an address the test controls,
+// and that address is the issuer the application is configured with. The
+// test can then do to FusionAuth what a network or a hostile server would:
+// take it away, make it hang, bring it back, break its key set or its
+// Logout API, rewrite its token answers or hold them back.
+type idpFront struct {
+	t    testing.TB
+	idp  *fusionauthtest.Server
+	addr string // host:port of the front, stable across down and up
+	url  string // the issuer
+
+	mu  sync.Mutex
+	srv *http.Server // nil while down
+	// hanging makes every request wait until the client gives up.
+	hanging bool
+	// broken paths answer 503.
+	broken map[string]bool
+	// rewriteToken, if set, edits the token endpoint's JSON answer to the
+	// given grant type before the application sees it.
+	rewriteToken func(grant string, body map[string]any)
+	// hold, while not nil, keeps every refresh answer back until it is
+	// closed; held gets a value each time an answer starts waiting.
+	hold, held chan struct{}
+	// answers are the token endpoint's answers, before any rewrite, oldest first.
+	answers []tokenAnswer
+
+	// released is closed at the end of the test, so hanging requests return.
+	released chan struct{}
+}
+
+// tokenAnswer is one answer of the token endpoint.
+type tokenAnswer struct {
+	grant string
+	body  map[string]any
+}
+
+// newIDPFront starts the stand-in behind a front on a free local port.
+func newIDPFront(t testing.TB) *idpFront {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &idpFront{t: t, addr: listener.Addr().String(), broken: map[string]bool{}, released: make(chan struct{})}
+	f.url = "http://" + f.addr
+	f.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: f.url})
+	f.serve(listener)
+	t.Cleanup(func() {
+		close(f.released)
+		f.down()
+	})
+	return f
+}
+
+// newApp starts an instance of the application with the front as its issuer.
+func (f *idpFront) newApp(t testing.TB) *testApp {
+	t.Helper()
+	return newAppFor(t, f.idp, f.url, nil)
+}
+
+func (f *idpFront) serve(listener net.Listener) {
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	f.mu.Lock()
+	f.srv = srv
+	f.mu.Unlock()
+	go func() { _ = srv.Serve(listener) }()
+}
+
+// down closes the front and every connection to it: FusionAuth is gone, and
+// connecting to it is refused.
+func (f *idpFront) down() {
+	f.mu.Lock()
+	srv := f.srv
+	f.srv = nil
+	f.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// up serves FusionAuth at the same address again.
+func (f *idpFront) up() {
+	f.t.Helper()
+	listener, err := net.Listen("tcp", f.addr)
+	require.NoError(f.t, err, "listening on %s again", f.addr)
+	f.serve(listener)
+}
+
+// setHanging makes FusionAuth accept connections but never answer, or
+// answer again.
+func (f *idpFront) setHanging(hanging bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hanging = hanging
+}
+
+// setBroken makes FusionAuth answer requests for path with 503, or answer
+// them again: the key set ("/.well-known/jwks.json"), or the Logout API
+// ("/api/logout").
+func (f *idpFront) setBroken(path string, broken bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.broken[path] = broken
+}
+
+// setTokenRewrite installs (or, with nil, removes) an edit of the token
+// endpoint's answers.
+func (f *idpFront) setTokenRewrite(rewrite func(grant string, body map[string]any)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rewriteToken = rewrite
+}
+
+// holdRefreshAnswers keeps the token endpoint's next refresh answers back
+// (FusionAuth has already issued them) until release is called. held gets a
+// value as each answer starts waiting.
+func (f *idpFront) holdRefreshAnswers() (held <-chan struct{}, release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hold := make(chan struct{})
+	f.hold, f.held = hold, make(chan struct{}, 16)
+	var once sync.Once
+	return f.held, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.hold = nil
+			f.mu.Unlock()
+			close(hold)
+		})
+	}
+}
+
+// lastAnswer is the token endpoint's latest answer to the grant type.
+func (f *idpFront) lastAnswer(grant string) map[string]any {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range slices.Backward(f.answers) {
+		if a.grant == grant {
+			return maps.Clone(a.body)
+		}
+	}
+	require.Fail(f.t, "no token answer yet", "grant %s", grant)
+	return nil
+}
+
+// lastRefreshToken is the refresh token of the token endpoint's latest
+// answer to the grant type.
+func (f *idpFront) lastRefreshToken(grant string) string {
+	f.t.Helper()
+	token, _ := f.lastAnswer(grant)["refresh_token"].(string)
+	require.NotEmpty(f.t, token, "the %s answer's refresh token", grant)
+	return token
+}
+
+// lastAccessToken is the access token FusionAuth issued most recently.
+func (f *idpFront) lastAccessToken() string {
+	f.t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.NotEmpty(f.t, f.answers, "no access token issued yet")
+	token, _ := f.answers[len(f.answers)-1].body["access_token"].(string)
+	return token
+}
+
+func (f *idpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	hanging, broken, rewrite, hold, held := f.hanging, f.broken[r.URL.Path], f.rewriteToken, f.hold, f.held
+	f.mu.Unlock()
+	switch {
+	case hanging:
+		select {
+		case <-r.Context().Done():
+		case <-f.released:
+		}
+		return
+	case broken:
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	case r.URL.Path != "/oauth2/token":
+		f.idp.ServeHTTP(w, r)
+		return
+	}
+
+	// Read the grant type without taking the body from the stand-in.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	grant := form.Get("grant_type")
+
+	rec := httptest.NewRecorder()
+	f.idp.ServeHTTP(rec, r)
+	answer := map[string]any{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err == nil {
+		f.mu.Lock()
+		f.answers = append(f.answers, tokenAnswer{grant: grant, body: maps.Clone(answer)})
+		f.mu.Unlock()
+		if rewrite != nil {
+			rewrite(grant, answer)
+			rewritten, err := json.Marshal(answer)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			rec.Body = bytes.NewBuffer(rewritten)
+			rec.Header().Set("Content-Length", strconv.Itoa(len(rewritten)))
+		}
+	}
+	if grant == "refresh_token" && hold != nil {
+		held <- struct{}{}
+		select {
+		case <-hold:
+		case <-f.released:
+		}
+	}
+	copyResponse(w, rec)
+}
+
+func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = rec.Body.WriteTo(w)
+}
+
+// balancer is a load balancer in front of replicas of the application: all
+// share one public APP_URL, and the test chooses which replica serves the
+// next request.
+type balancer struct {
+	url      string
+	replicas []*httputil.ReverseProxy
+
+	mu   sync.Mutex
+	next int
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	i := b.next
+	b.mu.Unlock()
+	b.replicas[i].ServeHTTP(w, r)
+}
+
+// use sends the following requests to replica i.
+func (b *balancer) use(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next = i
+}
+
+// startReplicas runs one instance of the program per environment, each on
+// its own port and with env added to what every replica gets, behind a
+// balancer whose URL is every instance's APP_URL.
+func startReplicas(t *testing.T, idp *fusionauthtest.Server, envs ...map[string]string) *balancer {
+	t.Helper()
+	front := httptest.NewUnstartedServer(nil)
+	b := &balancer{url: "http://" + front.Listener.Addr().String()}
+	for _, env := range envs {
+		addr := freeAddr(t)
+		_, port, err := net.SplitHostPort(addr)
+		require.NoError(t, err)
+		full := map[string]string{"APP_URL": b.url, "PORT": port, "ISSUER": idp.URL()}
+		maps.Copy(full, env)
+		startRunAt(t, addr, full)
+		target, err := url.Parse("http://" + addr)
+		require.NoError(t, err)
+		// The proxy keeps the browser's Host header, as a load balancer
+		// does, so same-origin checks see the public URL.
+		b.replicas = append(b.replicas, httputil.NewSingleHostReverseProxy(target))
+	}
+	front.Config.Handler = b
+	front.Start()
+	t.Cleanup(front.Close)
+	registerRedirectURLs(t, idp, b.url)
+	return b
+}
+
+// startRunAt runs the program, as main does, with env, until the test ends;
+// it returns once the home page answers at addr, and with the program's log.
+func startRunAt(t *testing.T, addr string, env map[string]string) *lockedBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"changebank"}, func(name string) string { return env[name] }, io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "run")
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after its context was cancelled")
+		}
+		if t.Failed() {
+			t.Logf("log of the instance on %s:\n%s", addr, stderr.String())
+		}
+	})
+	resp := waitForResponse(t, "http://"+addr+"/")
+	resp.Body.Close()
+	return stderr
+}
+
+// waitForResponse polls url until it answers, for up to 10 seconds.
+func waitForResponse(t *testing.T, url string) *http.Response {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			return resp
+		}
+		if time.Now().After(deadline) {
+			require.NoError(t, err, "waiting for %s", url)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that the app's logger and the test can share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -4,42 +4,37 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
 
-// loginLifetime is how long a user has to finish logging in at FusionAuth.
-const loginLifetime = 10 * time.Minute
+const (
+	loginLifetime = 10 * time.Minute // to finish logging in at FusionAuth
+	// maxPendingLogins is how many unfinished logins one browser may have
+	// (one per tab, say), so that a login in one tab does not break another's.
+	maxPendingLogins = 5
+)
 
-// maxPendingLogins is how many logins one browser may have started and not
-// finished (one per tab, say). cb_login holds them all, so that a login in
-// one tab does not make another tab's login fail.
-const maxPendingLogins = 5
-
-// loginTransaction is what one login remembers between /login and /callback.
-// It travels in the sealed cb_login cookie, so there is no server-side state
-// and any replica can finish a login another one started.
+// loginTransaction is what one login remembers between /login and /callback,
+// in the sealed cb_login cookie: no state on the server, so any replica can
+// finish a login another one started.
 type loginTransaction struct {
-	// State ties the callback to this browser's login (CSRF protection).
-	State string `json:"state"`
-	// Nonce ties the ID token to this login (replay protection).
-	Nonce string `json:"nonce"`
-	// Verifier is the PKCE secret: the code is useless without it.
-	Verifier string `json:"verifier"`
-	// ExpiresAt bounds the login even if the browser keeps the cookie longer.
+	State     string    `json:"state"`    // ties the callback to this browser's login (CSRF)
+	Nonce     string    `json:"nonce"`    // ties the ID token to this login (replay)
+	Verifier  string    `json:"verifier"` // the PKCE secret: the code is useless without it
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // handleLogin starts a login: it remembers a fresh state, nonce and PKCE
 // verifier in a sealed cookie and sends the browser to FusionAuth.
-func handleLogin(auth *authenticator, pages *pages) http.Handler {
+func handleLogin(client *oidcClient, cookies *cookieSealer, pages *pages, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		provider, err := auth.provider(r.Context())
+		p, err := client.provider(r.Context())
 		if err != nil {
 			pages.renderError(w, r, http.StatusServiceUnavailable,
 				"Changebank cannot reach FusionAuth yet. If you have just started it, wait a moment and try again.")
@@ -50,144 +45,102 @@ func handleLogin(auth *authenticator, pages *pages) http.Handler {
 			State:     rand.Text(), // 26 base32 characters: 130 random bits.
 			Nonce:     rand.Text(),
 			Verifier:  oauth2.GenerateVerifier(),
-			ExpiresAt: auth.now().Add(loginLifetime),
+			ExpiresAt: client.now().Add(loginLifetime),
 		}
 		// Keep the logins other tabs started, newest last.
-		pending := append(auth.pendingLogins(r), tx)
+		pending := append(pendingLogins(r, cookies, client.now()), tx)
 		if len(pending) > maxPendingLogins {
 			pending = pending[len(pending)-maxPendingLogins:]
 		}
-		if err := auth.cookies.setJSON(w, loginCookie, pending, loginLifetime); err != nil {
-			auth.logger.Error("setting the login cookie", "err", err)
+		if err := cookies.setJSON(w, loginCookie, pending, loginLifetime); err != nil {
+			logger.Error("setting the login cookie", "err", err)
 			pages.renderError(w, r, http.StatusInternalServerError, "Changebank could not start the login. Please try again.")
 			return
 		}
-
-		authorizeURL := provider.oauth2.AuthCodeURL(tx.State,
-			oidc.Nonce(tx.Nonce),
-			oauth2.S256ChallengeOption(tx.Verifier),
-		)
-		http.Redirect(w, r, authorizeURL, http.StatusSeeOther)
+		http.Redirect(w, r, p.oauth2.AuthCodeURL(tx.State, oidc.Nonce(tx.Nonce), oauth2.S256ChallengeOption(tx.Verifier)), http.StatusSeeOther)
 	})
 }
 
 // handleCallback finishes a login. FusionAuth redirects the browser here with
-// an authorization code; the app checks the response belongs to the login
-// this browser started, exchanges the code for tokens, verifies them and
-// starts the session.
-func handleCallback(auth *authenticator, pages *pages) http.Handler {
+// an authorization code; the app checks the answer belongs to the login this
+// browser started, exchanges the code for tokens, checks them and starts the
+// session.
+func handleCallback(client *oidcClient, sessions *sessions, pages *pages, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The transaction is single use: remove it whatever happens next, so
-		// a replayed callback finds nothing to complete. Other tabs' logins
-		// stay, unless the callback matches none: it is then unsolicited or
+		fail := func(status int, message string, err error) {
+			logger.Warn("refusing a login", "status", status, "err", err)
+			pages.renderError(w, r, status, message)
+		}
+		// The transaction is single use: it goes whatever happens next, so a
+		// replayed callback finds nothing to complete. Other tabs' logins
+		// stay, unless the callback matches none: then it is unsolicited or
 		// stale, and every pending login goes.
 		query := r.URL.Query()
-		pending := auth.pendingLogins(r)
+		pending := pendingLogins(r, sessions.cookies, client.now())
+		i := slices.IndexFunc(pending, func(tx loginTransaction) bool { return equalSecret(query.Get("state"), tx.State) })
 		var tx loginTransaction
-		found := false
-		for i, p := range pending {
-			if equalSecret(query.Get("state"), p.State) {
-				tx, found = p, true
-				pending = append(pending[:i], pending[i+1:]...)
-				break
-			}
+		if i >= 0 {
+			tx = pending[i]
+			pending = slices.Delete(pending, i, i+1)
 		}
-		if !found || len(pending) == 0 || auth.cookies.setJSON(w, loginCookie, pending, loginLifetime) != nil {
-			auth.cookies.clear(w, loginCookie)
+		if i < 0 || len(pending) == 0 || sessions.cookies.setJSON(w, loginCookie, pending, loginLifetime) != nil {
+			sessions.cookies.clear(w, loginCookie)
 		}
 
+		p, err := client.provider(r.Context())
 		switch {
-		case len(pending) == 0 && !found:
-			auth.logger.Info("callback without a valid login cookie")
-			pages.renderError(w, r, http.StatusBadRequest,
-				"This login has expired or was already used. Please log in again from the home page.")
+		case err != nil:
+			fail(http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth right now. Please try again shortly.", err)
 			return
-		case !found:
-			auth.logger.Warn("callback state does not match the login")
-			pages.renderError(w, r, http.StatusBadRequest,
-				"This login response does not belong to the login you started. Please log in again.")
+		case i < 0:
+			fail(http.StatusBadRequest, "This login has expired, was already used, or is not the one you started. Please log in again.", errors.New("no login of this browser has this state"))
 			return
-		case query.Has("iss") && query.Get("iss") != auth.issuer:
-			// RFC 9207: the response says who sent it, which defeats mix-up
-			// attacks when an app trusts several identity providers.
-			auth.logger.Warn("callback iss does not match the issuer", "iss", query.Get("iss"))
-			pages.renderError(w, r, http.StatusBadRequest,
-				"This login response came from an unexpected identity provider. Please log in again.")
+		case query.Has("iss") && query.Get("iss") != client.issuer, !query.Has("iss") && p.namesItselfInCallbacks:
+			// RFC 9207: the answer names who sent it, against mix-up attacks.
+			// When FusionAuth says it always does, a code without iss may be
+			// another provider's, and must not reach FusionAuth.
+			fail(http.StatusBadRequest, "This login response came from an unexpected identity provider. Please log in again.", fmt.Errorf("iss %q", query.Get("iss")))
 			return
 		case query.Has("error"):
 			// The template escapes these, so markup in them stays text.
-			auth.logger.Info("FusionAuth answered the login with an error", "error", query.Get("error"))
-			pages.renderError(w, r, http.StatusBadRequest, fmt.Sprintf("FusionAuth did not log you in: %s %s",
-				truncate(query.Get("error"), 100), truncate(query.Get("error_description"), 300)))
+			fail(http.StatusBadRequest, "FusionAuth did not log you in: "+query.Get("error")+" "+query.Get("error_description"), errors.New(query.Get("error")))
 			return
 		case query.Get("code") == "":
-			pages.renderError(w, r, http.StatusBadRequest, "This login response has no authorization code. Please log in again.")
+			fail(http.StatusBadRequest, "This login response has no authorization code. Please log in again.", nil)
 			return
 		}
 
-		provider, err := auth.provider(r.Context())
+		ctx := client.upstream(r.Context())
+		token, err := p.oauth2.Exchange(ctx, query.Get("code"), oauth2.VerifierOption(tx.Verifier))
 		if err != nil {
-			pages.renderError(w, r, http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth right now. Please try again shortly.")
+			fail(http.StatusBadGateway, "FusionAuth did not complete the login. Please log in again.", err)
 			return
 		}
-		// RFC 9207 again: when FusionAuth says it always names itself, a
-		// code without iss may come from another provider, so it is not sent
-		// to FusionAuth's token endpoint.
-		if provider.namesItselfInCallbacks && !query.Has("iss") {
-			auth.logger.Warn("callback has no iss, though FusionAuth announces one")
-			pages.renderError(w, r, http.StatusBadRequest,
-				"This login response came from an unexpected identity provider. Please log in again.")
+		record := newSession(tx.Nonce, sessions.now())
+		tokens, err := client.verifyTokens(ctx, p, token, record)
+		switch {
+		case errors.Is(err, errProviderUnavailable):
+			fail(http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth right now. Please log in again shortly.", err)
+			return
+		case err != nil:
+			fail(http.StatusBadGateway, "FusionAuth's answer failed a security check, so you are not logged in. Please try again.", err)
 			return
 		}
-
-		ctx := auth.upstreamContext(r.Context())
-		token, err := provider.oauth2.Exchange(ctx, query.Get("code"), oauth2.VerifierOption(tx.Verifier))
-		if err != nil {
-			auth.logger.Warn("exchanging the authorization code", "err", err)
-			pages.renderError(w, r, http.StatusBadGateway, "FusionAuth did not complete the login. Please log in again.")
+		if _, err := sessions.start(w, tokens, record); err != nil {
+			fail(http.StatusBadGateway, "Changebank could not store your login. Please try again.", err)
 			return
 		}
-		tokens, err := auth.verifyTokenResponse(ctx, provider, token, func(nonce string) error {
-			if !equalSecret(nonce, tx.Nonce) {
-				return errors.New("ID token nonce does not match the login")
-			}
-			return nil
-		})
-		if err != nil {
-			auth.logger.Warn("refusing FusionAuth's tokens", "err", err)
-			pages.renderError(w, r, http.StatusBadGateway,
-				"FusionAuth's answer failed a security check, so you are not logged in. Please try again.")
-			return
-		}
-		now := auth.now()
-		if err := auth.startSession(w, tokens, sessionState{StartedAt: now, SeenAt: now}); err != nil {
-			auth.logger.Error("storing the session", "err", err)
-			pages.renderError(w, r, http.StatusBadGateway, "Changebank could not store your login. Please try again.")
-			return
-		}
-		auth.logger.Info("user logged in", "sub", tokens.user.Subject)
+		logger.Info("user logged in", "sub", tokens.subject)
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 	})
 }
 
 // pendingLogins returns the logins this browser started that have not
-// expired. An unreadable cookie holds none.
-func (a *authenticator) pendingLogins(r *http.Request) []loginTransaction {
+// expired at now. An unreadable cookie holds none.
+func pendingLogins(r *http.Request, cookies *cookieSealer, now time.Time) []loginTransaction {
 	var pending []loginTransaction
-	if err := a.cookies.getJSON(r, loginCookie, &pending); err != nil {
+	if err := cookies.readJSON(r, loginCookie, &pending); err != nil {
 		return nil
 	}
-	now := a.now()
 	return slices.DeleteFunc(pending, func(tx loginTransaction) bool { return now.After(tx.ExpiresAt) })
-}
-
-// truncate shortens s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

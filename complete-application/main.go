@@ -54,13 +54,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	auth, err := newAuthenticator(cfg, logger)
+	cookies, err := newCookieSealer(cfg.secretKeys, cfg.appURL.Scheme == "https")
 	if err != nil {
 		return err
 	}
+	client := newOIDCClient(cfg, logger, time.Now)
+	sessions := &sessions{
+		cookies: cookies, oidc: client, logger: logger, now: time.Now,
+		idleTimeout: cfg.sessionIdleTimeout, maxLifetime: cfg.sessionMaxLifetime,
+	}
 
 	srv := &http.Server{
-		Handler: newHandler(logger, pages, auth, cfg),
+		Handler: newHandler(logger, pages, client, sessions, cfg),
 		// Slow or stalled clients must not hold connections forever. The
 		// write timeout leaves room for the callback, which waits for
 		// FusionAuth's token endpoint (at most upstreamTimeout).
@@ -68,14 +73,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// The app's own cookies stay under 20 KB; a larger header only costs
+		// parsing time, so it gets a 431 answer instead.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
 	// Listening before serving turns a port clash into an immediate error
 	// instead of a log line from a goroutine.
 	listener, err := net.Listen("tcp", cfg.listenAddr)
 	if err != nil {
-		return fmt.Errorf("listening on %s (set PORT to use another port): %w", cfg.listenAddr, err)
+		return fmt.Errorf("listening on %s: %w (another program uses the port: stop it, or set PORT to a free port)", cfg.listenAddr, err)
 	}
 	logger.Info("changebank is listening", "url", cfg.appURL.String(), "addr", listener.Addr().String(), "issuer", cfg.issuer)
 	fmt.Fprintf(stdout, "Changebank is running at %s\n", cfg.appURL)

@@ -1,8 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"log/slog"
-	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -23,32 +24,19 @@ func contentSecurityPolicy(formTargets ...string) string {
 // https, browsers are told to use nothing else for this host for a year, so a
 // network attacker cannot downgrade a later visit to http and read its cookies.
 func withSecurityHeaders(csp string, https bool, next http.Handler) http.Handler {
-	headers := http.Header{
-		"Content-Security-Policy": {csp},
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
 		// The callback URL carries the authorization code: never leak it
 		// (or any other URL) to another site in a Referer header.
-		"Referrer-Policy":        {"no-referrer"},
-		"X-Content-Type-Options": {"nosniff"},
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
 		// For browsers that predate CSP frame-ancestors.
-		"X-Frame-Options":            {"DENY"},
-		"Cross-Origin-Opener-Policy": {"same-origin"},
-	}
-	if https {
-		headers["Strict-Transport-Security"] = []string{"max-age=31536000"}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Every response shares these value slices, which saves an allocation
-		// per header; a handler replaces a header with Set, never edits it.
-		maps.Copy(w.Header(), headers)
-		next.ServeHTTP(w, r)
-	})
-}
-
-// noStore keeps responses that depend on the user's session out of every cache,
-// including the browser's back-forward history.
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -83,3 +71,59 @@ func (r *statusRecorder) WriteHeader(status int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// noStore keeps responses that depend on the user's session out of every cache,
+// including the browser's back-forward history.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireLogin lets only logged-in users through to next, with their session
+// in the request's context; everyone else goes back to the home page. A
+// session that cannot be checked right now is kept, and the user told so.
+func requireLogin(sessions *sessions, pages *pages, next http.Handler) http.Handler {
+	return noStore(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := sessions.load(w, r)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey{}, s)))
+		case errors.Is(err, errLoggedOut):
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		case errors.Is(err, errRetryRequest):
+			// The same URL again, method and body too, with the newest cookies.
+			http.Redirect(w, r, r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		case errors.Is(err, errProviderUnavailable):
+			sessions.logger.Warn("cannot check the session", "err", err)
+			pages.renderError(w, r, http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth to check your login. Please try again shortly.")
+		default:
+			sessions.logger.Warn("cannot refresh the session", "err", err)
+			pages.renderError(w, r, http.StatusBadGateway, "FusionAuth did not renew your login. Please try again shortly.")
+		}
+	}))
+}
+
+// redirectIfLoggedIn sends logged-in users to target and serves next to
+// everyone else, including when their login cannot be checked right now.
+func redirectIfLoggedIn(sessions *sessions, target string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := sessions.load(w, r)
+		switch {
+		case err == nil:
+			http.Redirect(w, r, target, http.StatusSeeOther)
+		case errors.Is(err, errRetryRequest):
+			http.Redirect(w, r, r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// handleCrossOriginDenied answers a form posted from another site.
+func handleCrossOriginDenied(pages *pages) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages.renderError(w, r, http.StatusForbidden, "This form can only be sent from Changebank's own pages.")
+	})
+}

@@ -2,366 +2,183 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
 
-// A session is four sealed cookies, with no state on the server:
-//   - cb_access_token, verified on every request;
-//   - cb_refresh_token, to get a new access token when it expires;
-//   - cb_user, the few ID token claims the pages use and the session's own
-//     clock (login and last use), read on every request;
-//   - cb_id_token, the ID token itself, needed only as id_token_hint at logout.
-//
-// A JWT alone can fill half of the 4096 bytes a browser keeps per cookie,
-// which is why the tokens do not share one, and why the claims needed on
-// every request sit in a small cookie of their own.
-//
-// They are browser-session cookies (no Max-Age): closing the browser ends the
-// session, and so do the limits in sessionState, whatever FusionAuth would
+// A session is three sealed cookies and no state on the server: its record,
+// its access token and its ID token (for logout). A JWT can fill half of the
+// 4096 bytes a browser keeps per cookie, so each token has its own. The
+// record names the session with a random id, and the token cookies are
+// sealed for that id: cookies mixed from two sessions or two users do not
+// open together, and are logged out before FusionAuth is called. Closing the
+// browser ends the session, and so do its limits, whatever FusionAuth would
 // still refresh.
 
-// seenInterval is how stale the last-use time may get before a request
-// renews it. Renewing on every request would set a cookie on every response;
-// once a minute makes the idle timeout at most a minute late.
+// seenInterval is how stale the last use may get before a request renews it,
+// so that not every response sets a cookie.
 const seenInterval = time.Minute
 
-// sessionState is the content of cb_user.
-type sessionState struct {
-	User user
-	// StartedAt is the login: the absolute lifetime counts from it, and a
-	// refresh does not move it.
-	StartedAt time.Time
-	// SeenAt is the last request, to within seenInterval: the idle timeout
-	// counts from it.
-	SeenAt time.Time
+// session is the record in cb_session.
+type session struct {
+	ID           string    `json:"id"` // the token cookies are sealed for it
+	Subject      string    `json:"sub"`
+	Email        string    `json:"email"`
+	Nonce        string    `json:"nonce"` // a refreshed ID token must carry it, if any
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	StartedAt    time.Time `json:"started_at"` // the login: the lifetime counts from it
+	SeenAt       time.Time `json:"seen_at"`    // the last use: the idle timeout counts from it
 }
 
-// cb_user is opened on every request, so it holds a compact record rather
-// than JSON, whose decoding was about a third of the session check (2 µs and
-// 13 allocations): a format byte, the two times in Unix seconds, then the
-// user's subject, email, nonce and audiences, each string as its length and
-// its bytes. Numbers are varints, as encoding/binary writes them.
-const sessionRecordFormat byte = 1
-
-// encodeSessionState returns cb_user's record for s.
-func encodeSessionState(s sessionState) []byte {
-	b := []byte{sessionRecordFormat}
-	b = binary.AppendVarint(b, s.StartedAt.Unix())
-	b = binary.AppendVarint(b, s.SeenAt.Unix())
-	for _, field := range []string{s.User.Subject, s.User.Email, s.User.Nonce} {
-		b = appendRecordString(b, field)
-	}
-	b = binary.AppendUvarint(b, uint64(len(s.User.Audience)))
-	for _, aud := range s.User.Audience {
-		b = appendRecordString(b, aud)
-	}
-	return b
+// sessions keeps the users' sessions in their cookies: it starts, checks,
+// refreshes (refresh.go) and ends them.
+type sessions struct {
+	cookies     *cookieSealer
+	oidc        *oidcClient
+	logger      *slog.Logger
+	idleTimeout time.Duration
+	maxLifetime time.Duration
+	now         func() time.Time
 }
 
-func appendRecordString(b []byte, field string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(field)))
-	return append(b, field...)
+var (
+	errLoggedOut    = errors.New("not logged in")
+	errRetryRequest = errors.New("retry the request with the newest cookies") // see retryOnce
+)
+
+// newSession is the record of a session that starts now.
+func newSession(nonce string, now time.Time) session {
+	return session{ID: rand.Text(), Nonce: nonce, StartedAt: now, SeenAt: now}
 }
 
-// decodeSessionState reads cb_user's record. Anything else, a JSON cb_user
-// of an earlier version included, is an error.
-func decodeSessionState(record []byte) (sessionState, error) {
-	if len(record) == 0 || record[0] != sessionRecordFormat {
-		return sessionState{}, fmt.Errorf("not a session record of format %d", sessionRecordFormat)
-	}
-	r := recordReader{record: record, text: string(record), pos: 1}
-	var s sessionState
-	s.StartedAt = time.Unix(r.varint(), 0)
-	s.SeenAt = time.Unix(r.varint(), 0)
-	s.User.Subject = r.string()
-	s.User.Email = r.string()
-	s.User.Nonce = r.string()
-	// Each audience takes at least a byte, which bounds the count before
-	// anything is allocated for it.
-	if n := r.uvarint(); n > uint64(r.left()) {
-		r.err = errMalformedRecord
-	} else if n > 0 {
-		s.User.Audience = make([]string, n)
-		for i := range s.User.Audience {
-			s.User.Audience[i] = r.string()
-		}
-	}
-	if r.err == nil && r.left() != 0 {
-		r.err = errMalformedRecord
-	}
-	if r.err != nil {
-		return sessionState{}, r.err
-	}
-	return s, nil
-}
-
-var errMalformedRecord = errors.New("malformed session record")
-
-// recordReader reads a record's fields in order. The strings it returns are
-// parts of text, one copy of the whole record: one allocation for all of
-// them. After the first malformed field, it keeps its error and returns zero
-// values.
-type recordReader struct {
-	record []byte
-	text   string
-	pos    int
-	err    error
-}
-
-func (r *recordReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.record[r.pos:])
-	if n <= 0 {
-		r.err = errMalformedRecord
-		return 0
-	}
-	r.pos += n
-	return v
-}
-
-func (r *recordReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.record[r.pos:])
-	if n <= 0 {
-		r.err = errMalformedRecord
-		return 0
-	}
-	r.pos += n
-	return v
-}
-
-func (r *recordReader) string() string {
-	length := r.uvarint()
-	if r.err != nil || length > uint64(r.left()) {
-		r.err = errMalformedRecord
-		return ""
-	}
-	field := r.text[r.pos : r.pos+int(length)]
-	r.pos += int(length)
-	return field
-}
-
-// left is how many bytes of the record are still to be read.
-func (r *recordReader) left() int { return len(r.record) - r.pos }
-
-// readSessionState opens cb_user. A missing cookie is http.ErrNoCookie.
-func (a *authenticator) readSessionState(r *http.Request) (sessionState, error) {
-	record, err := a.cookies.get(r, userCookie)
-	if err != nil {
-		return sessionState{}, err
-	}
-	s, err := decodeSessionState(record)
-	if err != nil {
-		return sessionState{}, fmt.Errorf("decoding cookie %s: %w", userCookie, err)
-	}
-	return s, nil
-}
-
-// errLoggedOut means the request has no usable session.
-var errLoggedOut = errors.New("not logged in")
-
-// startSession stores freshly verified tokens in the session cookies. It
-// seals them all before setting any, so a token too large for a cookie
-// leaves no half-written session behind.
-func (a *authenticator) startSession(w http.ResponseWriter, tokens verifiedTokens, state sessionState) error {
-	state.User = tokens.user
-	type namedValue struct {
-		name  string
-		value []byte
-	}
-	values := []namedValue{
-		{accessTokenCookie, []byte(tokens.accessToken)},
-		{idTokenCookie, []byte(tokens.idToken)},
-		{userCookie, encodeSessionState(state)},
-	}
-	// A login without offline_access granted has no refresh token; the
-	// session then ends when the access token expires.
+// start stores verified tokens and the session's record in the cookies, and
+// returns the record. It seals the tokens before it sets any cookie, so a
+// token too large for a cookie leaves no half-written session behind.
+func (s *sessions) start(w http.ResponseWriter, tokens verifiedTokens, record session) (session, error) {
+	record.Subject, record.Email = tokens.subject, tokens.email
+	// A refresh answer may lack a refresh token: the session's stays valid.
 	if tokens.refreshToken != "" {
-		values = append(values, namedValue{refreshTokenCookie, []byte(tokens.refreshToken)})
+		record.RefreshToken = tokens.refreshToken
 	}
-	cookies := make([]*http.Cookie, 0, len(values))
-	for _, v := range values {
-		c, err := a.cookies.sealedCookie(v.name, v.value, 0)
-		if err != nil {
-			return err
-		}
-		cookies = append(cookies, c)
+	access, err := s.cookies.sealedCookie(accessTokenCookie, record.ID, []byte(tokens.accessToken), 0)
+	if err != nil {
+		return session{}, err
 	}
-	for _, c := range cookies {
-		setCookie(w, c)
+	id, err := s.cookies.sealedCookie(idTokenCookie, record.ID, []byte(tokens.idToken), 0)
+	if err != nil {
+		return session{}, err
 	}
-	if tokens.refreshToken == "" {
-		// An earlier login's refresh token must not outlive it and renew
-		// this one.
-		a.cookies.clear(w, refreshTokenCookie)
+	if err := s.cookies.setJSON(w, sessionCookie, record, 0); err != nil {
+		return session{}, err
 	}
-	return nil
+	setCookie(w, access)
+	setCookie(w, id)
+	return record, nil
 }
 
-// clearSession deletes every cookie of the session, and a login in progress.
-// A logout in progress keeps its cookie: FusionAuth's logout page may load
-// /logout in an iframe before it sends the browser back with the state.
-func (a *authenticator) clearSession(w http.ResponseWriter) {
-	for _, name := range []string{accessTokenCookie, refreshTokenCookie, idTokenCookie, userCookie, loginCookie, refreshRetryCookie} {
-		a.cookies.clear(w, name)
+// read opens the session's record. A missing cookie is http.ErrNoCookie.
+func (s *sessions) read(r *http.Request) (session, error) {
+	var record session
+	err := s.cookies.readJSON(r, sessionCookie, &record)
+	return record, err
+}
+
+// clear deletes every cookie of the session, and a login in progress. A
+// logout in progress keeps its cookie (see logout.go).
+func (s *sessions) clear(w http.ResponseWriter) {
+	for _, name := range []string{sessionCookie, accessTokenCookie, idTokenCookie, retryCookie, loginCookie} {
+		s.cookies.clear(w, name)
 	}
 }
 
-// checkLimits refuses a session past its absolute lifetime or idle timeout.
-// It needs no FusionAuth, so a copied or forgotten cookie set stops working
-// on time even while FusionAuth would still refresh its tokens, and an
-// expired one costs FusionAuth nothing.
-func (a *authenticator) checkLimits(s sessionState, now time.Time) error {
-	// A cookie without the times (zero) is decades past both limits.
+// checkLimits refuses a session past its lifetime or idle timeout, without
+// FusionAuth: a copied or forgotten cookie set stops on time, and a stale one
+// costs FusionAuth nothing. A time in the future is refused, not read as fresh.
+func (s *sessions) checkLimits(record session, now time.Time) error {
 	switch {
-	case now.Sub(s.StartedAt) > a.sessionMaxLifetime:
-		return fmt.Errorf("the session started more than %s ago", a.sessionMaxLifetime)
-	case now.Sub(s.SeenAt) > a.sessionIdleTimeout:
-		return fmt.Errorf("the session was idle for more than %s", a.sessionIdleTimeout)
+	case record.StartedAt.After(now.Add(clockSkew)) || record.SeenAt.After(now.Add(clockSkew)):
+		return errors.New("the session's times are in the future")
+	case now.Sub(record.StartedAt) > s.maxLifetime:
+		return fmt.Errorf("the session started more than %s ago", s.maxLifetime)
+	case now.Sub(record.SeenAt) > s.idleTimeout:
+		return fmt.Errorf("the session was idle for more than %s", s.idleTimeout)
 	}
 	return nil
 }
 
-// loadSession returns the request's user after checking the session's limits
-// and verifying the access token locally, refreshing it if it has expired
-// (which replaces the cookies on w). It returns errLoggedOut when there is no
-// valid session, after deleting any cookies that failed to open or verify;
-// errRetryRequest when the request lost a refresh race (see
-// retryAfterLostRace); or errProviderUnavailable (or an upstream error) when
-// FusionAuth is needed but cannot be reached.
-func (a *authenticator) loadSession(w http.ResponseWriter, r *http.Request) (user, error) {
-	s, err := a.readSessionState(r)
-	if err != nil {
-		if !errors.Is(err, http.ErrNoCookie) {
-			// Truncated, tampered, foreign or sealed with another key: all
-			// the same to us, the user is not logged in.
-			a.logger.Info("discarding a session cookie", "err", err)
-			a.clearSession(w)
-		}
-		return user{}, errLoggedOut
-	}
-	now := a.now()
-	if err := a.checkLimits(s, now); err != nil {
-		a.logger.Info("ending the session", "sub", s.User.Subject, "reason", err)
-		a.clearSession(w)
-		return user{}, errLoggedOut
-	}
-
-	p, err := a.provider(r.Context())
-	if err != nil {
-		return user{}, err
-	}
-
-	accessToken, err := a.cookies.get(r, accessTokenCookie)
+// load returns the request's session after checking its limits and access
+// token, refreshing an expired token (which replaces the cookies on w). It
+// returns errLoggedOut, after deleting cookies that failed to open or verify;
+// errRetryRequest for a lost refresh race; errRefreshFailed; or, keeping the
+// cookies, an error wrapping errProviderUnavailable.
+func (s *sessions) load(w http.ResponseWriter, r *http.Request) (session, error) {
+	record, err := s.read(r)
 	if errors.Is(err, http.ErrNoCookie) {
-		// The browser dropped the access token; the refresh token can
-		// still get a new one.
-		return a.refreshSession(w, r, p, s)
+		return session{}, errLoggedOut
+	} else if err != nil {
+		// Truncated, tampered, foreign or sealed with another key.
+		return session{}, s.end(w, "an unreadable session cookie", err)
 	}
-	if err == nil {
-		_, err = a.verifyAccessToken(r.Context(), p, accessToken, s.User.Subject)
+	now := s.now()
+	if err := s.checkLimits(record, now); err != nil {
+		return session{}, s.end(w, "the session's limits", err)
 	}
-	if err == nil {
-		if now.Sub(s.SeenAt) >= seenInterval {
-			s.SeenAt = now
-			a.renewSession(w, s)
-		}
-		return s.User, nil
+	if loggedOutSession(s.cookies, r) == record.ID {
+		// A refresh under way at the logout has set the cookies again.
+		s.logger.Info("revoking a refresh token that arrived after logout", "sub", record.Subject,
+			"logout_api", s.oidc.revoke(context.WithoutCancel(r.Context()), record))
+		return session{}, s.end(w, "a logout", nil)
 	}
-	// Declared only once it is needed: errors.As takes its address, which
-	// would cost every request an allocation.
-	var expired *oidc.TokenExpiredError
-	if errors.As(err, &expired) {
-		return a.refreshSession(w, r, p, s)
-	}
-	// Once FusionAuth's keys are cached, an outage does not touch logged-in
-	// users. A token that needs a key fetch during an outage (the first one
-	// after a key rotation) logs its user out, though.
-	a.logger.Info("discarding a session with an invalid access token", "err", err)
-	a.clearSession(w)
-	return user{}, errLoggedOut
-}
-
-// renewSession stores the session's new last use in cb_user.
-func (a *authenticator) renewSession(w http.ResponseWriter, s sessionState) {
-	c, err := a.cookies.sealedCookie(userCookie, encodeSessionState(s), 0)
+	accessToken, err := s.cookies.read(r, accessTokenCookie, record.ID)
 	if err != nil {
-		a.logger.Error("renewing the session's last use", "err", err)
-		return
+		return session{}, s.end(w, "a missing access token, or one of another session", err)
 	}
-	setCookie(w, c)
-}
 
-type userContextKey struct{}
-
-// userFrom returns the user requireLogin put in the request's context.
-func userFrom(ctx context.Context) user {
-	u, _ := ctx.Value(userContextKey{}).(user)
-	return u
-}
-
-// requireLogin lets only logged-in users through to next, with their user
-// in the request's context; everyone else goes back to the home page.
-func requireLogin(auth *authenticator, pages *pages, next http.Handler) http.Handler {
-	// Shared by every response, as Header.Set would allocate it for each one.
-	noStoreValue := []string{"no-store"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Pages for one user must never be cached, not even in the browser's history.
-		w.Header()["Cache-Control"] = noStoreValue
-		u, err := auth.loadSession(w, r)
-		switch {
-		case err == nil:
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userContextKey{}, u)))
-		case errors.Is(err, errLoggedOut):
-			http.Redirect(w, r, "/", http.StatusSeeOther)
-		case errors.Is(err, errRetryRequest):
-			retryRequest(w, r)
-		case errors.Is(err, errProviderUnavailable):
-			auth.logger.Warn("cannot check the session", "err", err)
-			pages.renderError(w, r, http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth to check your login. Please try again shortly.")
-		default:
-			auth.logger.Warn("cannot refresh the session", "err", err)
-			pages.renderError(w, r, http.StatusBadGateway, "FusionAuth did not renew your login. Please try again shortly.")
+	p, err := s.oidc.provider(r.Context())
+	if err != nil {
+		return session{}, err
+	}
+	err = s.oidc.verifyAccessToken(r.Context(), p, string(accessToken), record.Subject)
+	var expired *oidc.TokenExpiredError
+	switch {
+	case err == nil:
+		if now.Sub(record.SeenAt) >= seenInterval {
+			record.SeenAt = now
+			s.renew(w, record)
 		}
-	})
+		return record, nil
+	case errors.As(err, &expired):
+		return s.refresh(w, r, p, record)
+	case errors.Is(err, errProviderUnavailable):
+		return session{}, err
+	}
+	return session{}, s.end(w, "an invalid access token", err)
 }
 
-// redirectIfLoggedIn sends logged-in users to target and serves next to
-// everyone else, including when their login cannot be checked right now.
-func redirectIfLoggedIn(auth *authenticator, target string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err := auth.loadSession(w, r)
-		switch {
-		case err == nil:
-			http.Redirect(w, r, target, http.StatusSeeOther)
-		case errors.Is(err, errRetryRequest):
-			retryRequest(w, r)
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
+// end logs why a session ends, deletes its cookies and returns errLoggedOut.
+func (s *sessions) end(w http.ResponseWriter, why string, err error) error {
+	s.logger.Info("ending the session", "reason", why, "err", err)
+	s.clear(w)
+	return errLoggedOut
 }
 
-// retryRequest sends the browser to the same URL again, with the same method
-// and body (307), and with whatever cookies it holds by then.
-func retryRequest(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, r.URL.RequestURI(), http.StatusTemporaryRedirect)
+// renew stores the session's new last use in its record.
+func (s *sessions) renew(w http.ResponseWriter, record session) {
+	if err := s.cookies.setJSON(w, sessionCookie, record, 0); err != nil {
+		s.logger.Error("renewing the session's last use", "err", err)
+	}
 }
 
-// handleCrossOriginDenied answers a form posted from another site.
-func handleCrossOriginDenied(pages *pages) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pages.renderError(w, r, http.StatusForbidden, "This form can only be sent from Changebank's own pages.")
-	})
+type sessionContextKey struct{}
+
+// sessionFrom returns the session requireLogin put in the request's context.
+func sessionFrom(ctx context.Context) session {
+	s, _ := ctx.Value(sessionContextKey{}).(session)
+	return s
 }

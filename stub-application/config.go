@@ -7,46 +7,42 @@ import (
 	"strconv"
 )
 
-const defaultAppURL = "http://localhost:5000"
+const defaultPort = "5000"
 
 // config is everything the application reads from its environment, checked.
 type config struct {
-	// appURL is the public base URL of the application, as a browser sees it.
-	appURL *url.URL
-	// listenAddr is the address the server listens on.
+	appURL     *url.URL // the public base URL, as a browser sees it
 	listenAddr string
 }
 
 // loadConfig reads the configuration from getenv (os.Getenv outside tests) and
 // refuses values that cannot work, naming the variable to fix:
 //
-//	APP_URL         the app's public base URL (http://localhost:5000)
-//	PORT            the port to listen on (APP_URL's port)
+//	PORT            the port to listen on (APP_URL's port, else 5000)
+//	APP_URL         the app's public base URL (http://localhost:PORT)
 func loadConfig(getenv func(string) string) (config, error) {
 	var cfg config
-
-	appURL, err := parseBaseURL("APP_URL", envOr(getenv, "APP_URL", defaultAppURL))
+	port := getenv("PORT")
+	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 0 || n > 65535) {
+		return config{}, fmt.Errorf("PORT: must be a port number from 0 to 65535, got %q", port)
+	}
+	var err error
+	cfg.appURL, err = parseBaseURL("APP_URL", envOr(getenv, "APP_URL", "http://localhost:"+envOr(getenv, "PORT", defaultPort)))
 	if err != nil {
 		return config{}, err
 	}
 	// The routes live at the root of the URL space, so APP_URL cannot carry a path.
-	if appURL.Path != "" && appURL.Path != "/" {
-		return config{}, fmt.Errorf("APP_URL: must not have a path (the app serves /callback at its root), got %q", appURL)
+	if cfg.appURL.Path != "" && cfg.appURL.Path != "/" {
+		return config{}, fmt.Errorf("APP_URL: must not have a path (the app serves /callback at its root), got %q", cfg.appURL)
 	}
-	appURL.Path = ""
-	cfg.appURL = appURL
-
-	port := getenv("PORT")
+	cfg.appURL.Path = ""
 	if port == "" {
-		port = appURL.Port()
-		if port == "" && appURL.Scheme == "https" {
-			port = "443"
-		} else if port == "" {
-			port = "80"
-		}
+		port = cfg.appURL.Port()
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return config{}, fmt.Errorf("PORT: must be a port number from 0 to 65535, got %q", port)
+	if port == "" && cfg.appURL.Scheme == "https" {
+		port = "443"
+	} else if port == "" {
+		port = "80"
 	}
 	// An empty host listens on every interface, so the app is reachable from
 	// a container or a VM; APP_URL says how browsers reach it.

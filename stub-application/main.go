@@ -52,20 +52,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	srv := &http.Server{
-		Handler: newHandler(logger, pages),
+		Handler: newHandler(logger, pages, cfg),
 		// Slow or stalled clients must not hold connections forever.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// The app's own cookies stay under 20 KB; a larger header only costs
+		// parsing time, so it gets a 431 answer instead.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
 	// Listening before serving turns a port clash into an immediate error
 	// instead of a log line from a goroutine.
 	listener, err := net.Listen("tcp", cfg.listenAddr)
 	if err != nil {
-		return fmt.Errorf("listening on %s (set PORT to use another port): %w", cfg.listenAddr, err)
+		return fmt.Errorf("listening on %s: %w (another program uses the port: stop it, or set PORT to a free port)", cfg.listenAddr, err)
 	}
 	logger.Info("changebank is listening", "url", cfg.appURL.String(), "addr", listener.Addr().String())
 	fmt.Fprintf(stdout, "Changebank is running at %s\n", cfg.appURL)

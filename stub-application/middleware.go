@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -19,22 +18,23 @@ func contentSecurityPolicy(formTargets ...string) string {
 }
 
 // withSecurityHeaders sets the headers every response carries. Handlers may
-// override them, as the front-channel logout page does for framing.
-func withSecurityHeaders(csp string, next http.Handler) http.Handler {
-	headers := http.Header{
-		"Content-Security-Policy": {csp},
+// override them, as the front-channel logout page does for framing. With
+// https, browsers are told to use nothing else for this host for a year, so a
+// network attacker cannot downgrade a later visit to http and read its cookies.
+func withSecurityHeaders(csp string, https bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
 		// The callback URL carries the authorization code: never leak it
 		// (or any other URL) to another site in a Referer header.
-		"Referrer-Policy":        {"no-referrer"},
-		"X-Content-Type-Options": {"nosniff"},
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
 		// For browsers that predate CSP frame-ancestors.
-		"X-Frame-Options":            {"DENY"},
-		"Cross-Origin-Opener-Policy": {"same-origin"},
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Every response shares these value slices, which saves an allocation
-		// per header; a handler replaces a header with Set, never edits it.
-		maps.Copy(w.Header(), headers)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 )
 
 // The templates and the stylesheet are compiled into the binary, so the app
@@ -19,19 +18,12 @@ import (
 //go:embed templates static
 var embeddedFiles embed.FS
 
-// pages holds the parsed templates. Each page is the shared layout plus one
-// file from templates/pages that defines its "title" and "content" blocks.
+// pages holds the parsed templates: each page is the shared layout plus one
+// file of templates/pages, which defines its "title" and "content" blocks.
 type pages struct {
 	logger    *slog.Logger
 	templates map[string]*template.Template
-	// static is the static folder alone, for handleStatic.
-	static fs.FS
-	// buffers are reused across requests: a page rendered into a fresh
-	// buffer would grow it, and allocate, several times over.
-	buffers sync.Pool
-	// contentType is built once and shared by every page's response, as
-	// Header.Set would allocate it again for each one.
-	contentType []string
+	static    fs.FS // the static folder alone
 }
 
 // parsePages parses every template once, at start, so a broken template
@@ -49,17 +41,9 @@ func parsePages(logger *slog.Logger) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the static folder: %w", err)
 	}
-	p := &pages{
-		logger:      logger,
-		templates:   make(map[string]*template.Template),
-		static:      static,
-		contentType: []string{"text/html; charset=utf-8"},
-	}
+	p := &pages{logger: logger, templates: make(map[string]*template.Template), static: static}
 	for _, file := range files {
-		page, err := layout.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("cloning layout for %s: %w", file, err)
-		}
+		page := template.Must(layout.Clone()) // Clone fails only after Execute.
 		if _, err := page.ParseFS(embeddedFiles, file); err != nil {
 			return nil, fmt.Errorf("parsing %s: %w", file, err)
 		}
@@ -72,39 +56,28 @@ func parsePages(logger *slog.Logger) (*pages, error) {
 // a buffer first, so a template error can still become a clean error page
 // instead of half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var buf bytes.Buffer
 	page, ok := p.templates[name]
 	if !ok {
 		p.logger.Error("no such page template", "template", name)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	buf, _ := p.buffers.Get().(*bytes.Buffer)
-	if buf == nil {
-		// Room for the largest page, so rendering never grows the buffer.
-		buf = bytes.NewBuffer(make([]byte, 0, 8<<10))
-	}
-	defer func() {
-		buf.Reset()
-		p.buffers.Put(buf)
-	}()
-	if err := page.ExecuteTemplate(buf, "layout", data); err != nil {
+	if err := page.ExecuteTemplate(&buf, "layout", data); err != nil {
 		p.logger.Error("rendering page", "template", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	w.Header()["Content-Type"] = p.contentType
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 }
 
 // errorPage is the data of templates/pages/error.html.
-type errorPage struct {
-	Title   string
-	Message string
-}
+type errorPage struct{ Title, Message string }
 
 // renderError answers with the styled error page. The message is shown to the
-// user, so it must never contain a token, a secret or a raw upstream error:
+// user, so it must never hold a token, a secret or a raw upstream error:
 // those go to the log.
 func (p *pages) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	p.render(w, r, status, "error.html", errorPage{Title: http.StatusText(status), Message: message})
@@ -117,25 +90,22 @@ func handleHome(pages *pages) http.Handler {
 	})
 }
 
-// handleNotFound answers every path no other route matches, because the
-// pattern "/" matches everything.
+// handleNotFound answers every path no other route matches ("/" matches all).
 func handleNotFound(pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pages.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
 	})
 }
 
-// handleStatic serves the embedded stylesheet and images, and nothing else:
-// the file server sees only the static folder (fs.Sub), so no path can climb
-// out of it to the templates. The mux does not clean an escaped dot-dot
-// (/static/%2e%2e/templates/…), so that cannot be left to the mux.
+// handleStatic serves the stylesheet and images, and nothing else: the file
+// server sees only the static folder, so no path can climb out of it to the
+// templates (the mux does not clean an escaped dot-dot, /static/%2e%2e/…).
 func handleStatic(pages *pages) http.Handler {
-	static := pages.static
-	files := http.StripPrefix("/static", http.FileServerFS(static))
+	files := http.StripPrefix("/static", http.FileServerFS(pages.static))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Only files, so no directory listing and no file server redirect.
+		// Files only: no directory listing, no file server redirect.
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
-		if info, err := fs.Stat(static, name); err != nil || info.IsDir() {
+		if info, err := fs.Stat(pages.static, name); err != nil || info.IsDir() {
 			pages.renderError(w, r, http.StatusNotFound, "There is no page at this address.")
 			return
 		}

@@ -7,11 +7,11 @@ import (
 
 // newHandler builds the application's whole HTTP handler: the routes, then
 // the headers and logging every response gets.
-func newHandler(logger *slog.Logger, pages *pages) http.Handler {
+func newHandler(logger *slog.Logger, pages *pages, cfg config) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, pages)
 	var handler http.Handler = mux
-	handler = withSecurityHeaders(contentSecurityPolicy(), handler)
+	handler = withSecurityHeaders(contentSecurityPolicy(), cfg.appURL.Scheme == "https", handler)
 	handler = logRequests(logger, handler)
 	return handler
 }
