@@ -274,7 +274,7 @@ func TestLogoutRevokesCopiedCookies(t *testing.T) {
 }
 
 // TestLogoutWithoutIDTokenEndsFusionAuthSession: a browser that lost the ID-token cookie
-// still logs out of FusionAuth, so Login shows FusionAuth's form again.
+// still logs out of FusionAuth, so Log in shows FusionAuth's form again.
 func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
 	b := newBrowser(t)
 	b.logIn(richard)
@@ -283,6 +283,6 @@ func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
 	b.forgetAppCookie("cb_id_token")
 
 	b.logOut()
-	b.do("click Login again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.do("click Log in again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
 	b.seeLoginForm("see FusionAuth's login form again, not an instant return to the account page")
 }

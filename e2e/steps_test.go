@@ -41,16 +41,16 @@ func (b *browser) on(t *testing.T) *browser {
 	return sub
 }
 
-// openHome opens an application's home page and waits for its Login button.
+// openHome opens an application's home page and waits for its Log in button.
 func (b *browser) openHome(baseURL string) {
 	b.t.Helper()
 	b.do("open the home page "+baseURL, chromedp.Navigate(baseURL+"/"), chromedp.WaitVisible(chromedp.ID("login")))
 }
 
-// clickLogin clicks Login on the home page and waits for FusionAuth's login form.
+// clickLogin clicks Log in on the home page and waits for FusionAuth's login form.
 func (b *browser) clickLogin() {
 	b.t.Helper()
-	b.do("click Login", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.do("click Log in", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
 	b.seeLoginForm("see FusionAuth's login form")
 }
 
@@ -78,6 +78,15 @@ func (b *browser) signIn(email, password string) {
 	b.submit("submit FusionAuth's login form", loginSubmit)
 }
 
+// seeInvalidCredentials waits for FusionAuth's answer to a wrong password.
+func (b *browser) seeInvalidCredentials() {
+	b.t.Helper()
+	b.waitUntil("see FusionAuth's error message", func(ctx context.Context) (bool, string, error) {
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		return strings.Contains(text, "Invalid login credentials."), "the page says: " + shorten(text), err
+	})
+}
+
 // seeAccount waits for the account page and checks it greets the user.
 func (b *browser) seeAccount(email string) {
 	b.t.Helper()
@@ -100,11 +109,11 @@ func (b *browser) logIn(email string) {
 	b.seeAccount(email)
 }
 
-// seeHome waits for the complete application's home page, with its Login button.
+// seeHome waits for the complete application's home page, with its Log in button.
 func (b *browser) seeHome(step string) {
 	b.t.Helper()
 	b.waitForPage(step, suite.appURL+"/")
-	b.do(step+": see the Login button", chromedp.WaitVisible(chromedp.ID("login")))
+	b.do(step+": see the Log in button", chromedp.WaitVisible(chromedp.ID("login")))
 }
 
 // openExpectingHome opens a page of the complete application and expects to be sent to the
@@ -163,13 +172,13 @@ func (b *browser) forgetAppCookies() {
 }
 
 // seeFusionAuthRemembers is the control of the logout tests: with the application's cookies
-// gone but FusionAuth's session alive, Login returns straight to the account page without the
+// gone but FusionAuth's session alive, Log in returns straight to the account page without the
 // form. Without it, seeing the form after logout would prove nothing.
 func (b *browser) seeFusionAuthRemembers(email string) {
 	b.t.Helper()
 	b.forgetAppCookies()
 	b.openHome(suite.appURL)
-	b.do("click Login", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	b.do("click Log in", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
 	b.seeAccount(email)
 }
 
@@ -197,11 +206,11 @@ func (b *browser) forgetAppCookie(name string) {
 	}
 }
 
-// logOut clicks Logout on the account page and waits to be back on the home page, after
+// logOut clicks Log out on the account page and waits to be back on the home page, after
 // FusionAuth's logout.
 func (b *browser) logOut() {
 	b.t.Helper()
-	b.do("click Logout", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
+	b.do("click Log out", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
 	b.seeHome("come back from FusionAuth's logout to the home page")
 }
 

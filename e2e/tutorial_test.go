@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"maps"
 	"net/url"
 	"slices"
@@ -20,8 +19,8 @@ import (
 func TestStubHomeShowsLogin(t *testing.T) {
 	b := newBrowser(t)
 	b.openHome(suite.stubURL)
-	label := read(b, "the Login button's label", chromedp.Text(chromedp.ID("login")))
-	assert.Contains(t, strings.ToLower(label), "login", "the stub's home page has a Login button")
+	label := read(b, "the Log in button's label", chromedp.Text(chromedp.ID("login")))
+	assert.Contains(t, strings.ToLower(label), "log in", "the stub's home page has a Log in button")
 }
 
 func TestLoggedOutPagesRedirectHome(t *testing.T) {
@@ -106,14 +105,14 @@ func TestLogoutEndsSession(t *testing.T) {
 
 	b.seeFusionAuthRemembers(richard)
 
-	b.do("click Logout", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
+	b.do("click Log out", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
 	b.seeHome("come back from FusionAuth's logout to the home page")
 
 	assert.Empty(t, cookieNames(b.appCookies()), "after logout the browser holds none of the application's cookies")
 	b.openExpectingHome("/account")
 
-	// FusionAuth's session is over too: Login shows its form again.
-	b.do("click Login again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
+	// FusionAuth's session is over too: Log in shows its form again.
+	b.do("click Log in again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
 	b.seeLoginForm("see FusionAuth's login form again, not an instant return to the account page")
 }
 
@@ -123,10 +122,7 @@ func TestWrongPasswordShowsError(t *testing.T) {
 	b.clickLogin()
 	b.signIn(richard, "not-the-password")
 
-	b.waitUntil("see FusionAuth's error message", func(ctx context.Context) (bool, string, error) {
-		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		return strings.Contains(text, "Invalid login credentials."), "the page says: " + shorten(text), err
-	})
+	b.seeInvalidCredentials()
 	b.seeLoginForm("still see FusionAuth's login form")
 	assertNoSession(t, b)
 	b.openExpectingHome("/account")

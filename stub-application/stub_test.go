@@ -25,7 +25,7 @@ func TestStubServesItsPages(t *testing.T) {
 		wantStatus int
 		wantText   string
 	}{
-		{"/", http.StatusOK, "Welcome to Changebank, please login."},
+		{"/", http.StatusOK, "Welcome to Changebank, please log in."},
 		{"/", http.StatusOK, `id="login" class="button" href="/login"`},
 		{"/login", http.StatusNotImplemented, "not connected to FusionAuth yet"},
 		{"/make-change", http.StatusOK, `id="make-change-form"`},

@@ -34,6 +34,8 @@
 //     and single-use 30-second codes, refresh_token with the Reusable and
 //     OneTimeUse policies, client authentication by Basic or form),
 //     /oauth2/userinfo and /oauth2/logout (AllApplications and RedirectOnly).
+//   - The pages' own stylesheet at /standin/standin.css; each page carries a
+//     banner that names it the stand-in's.
 //   - Tokens signed with go-jose, with the claims FusionAuth puts in them.
 //
 // # Test hooks

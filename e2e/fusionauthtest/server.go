@@ -335,6 +335,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("POST /oauth2/userinfo", s.handleUserinfo())
 	mux.Handle("GET /oauth2/logout", s.handleLogout())
 	mux.Handle("POST /oauth2/logout", s.handleLogout())
+	mux.Handle("GET "+stylesheetPath, handleStylesheet())
 	return mux
 }
 
