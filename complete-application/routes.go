@@ -17,10 +17,9 @@ func newHandler(logger *slog.Logger, pages *pages, client *oidcClient, sessions 
 }
 
 // addRoutes lists every route of the application in one place, with the
-// middleware each one runs through.
+// middleware each one runs through. issuerOrigin, FusionAuth's, is the only
+// origin that may frame the logout page.
 func addRoutes(mux *http.ServeMux, logger *slog.Logger, pages *pages, client *oidcClient, sessions *sessions, issuerOrigin string) {
-	// FusionAuth's origin is the only one that may receive the logout form's
-	// redirect (contentSecurityPolicy) and frame the logout page.
 	// Forms that change something accept only same-origin posts. Go's
 	// CrossOriginProtection checks the browser's Sec-Fetch-Site and Origin
 	// headers, so no CSRF token is needed.
