@@ -4,9 +4,8 @@ package changebank_test
 // name the file they belong to, in the fence's info string:
 //
 //	```go stub=routes.go        the whole file, exactly as it is in stub-application/
-//	```go file=login.go         create (or replace) this file of the reader's application
-//	```diff file=routes.go      edit this file: ' ' context, '-' removed, '+' added lines;
-//	                            a line starting with @@ starts a new hunk
+//	```diff file=routes.go      a unified diff of my-changebank/routes.go, which git apply
+//	                            takes: the test applies it with git apply, as a reader may
 //	```go excerpt=session.go    a few lines the reader's file holds at this point, as shown
 //
 // and of shell blocks, whose lines of the form
@@ -20,7 +19,9 @@ package changebank_test
 //
 // A line <!-- checkpoint: NAME --> marks the end of a step: quickstart_checkpoints_test.go builds
 // the reader's application as it stands there and checks what the tutorial promises (see
-// checkpointChecks). When the code changes, `go test -run TestQuickstartMatchesCode . -update`
+// checkpointChecks). Each step shows at least one picture, ![…](images/NAME.png), of what the
+// reader should see; the browser suite takes them (go test ./e2e -run TestTutorialPictures
+// -update), and the check requires every one it names to be there. When the code changes, `go test -run TestQuickstartMatchesCode . -update`
 // rewrites the blocks it can (see update) and the check names the rest.
 
 import (
@@ -29,9 +30,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image/png"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -44,8 +48,8 @@ import (
 
 // tutorialBlock is one fenced code block of the tutorial that names a file.
 type tutorialBlock struct {
-	kind    string // "stub", "file", "diff", "excerpt", "copy" or "checkpoint"
-	file    string // path inside the application folder, slash-separated; a checkpoint's name
+	kind    string // "stub", "diff", "excerpt", "copy", "picture" or "checkpoint"
+	file    string // path inside the application folder, slash-separated; a checkpoint's name; a picture's path
 	content string
 	line    int // line of the opening fence in quickstart.md, for error messages
 }
@@ -61,10 +65,10 @@ type checkpoint struct {
 //
 //	go test -run TestQuickstartMatchesCode . -update
 //
-// It refreshes every stub= block, every file= block that is the file's last change, and every
-// excerpt= block (the lines from its first line to its last, as they are now). diff blocks,
-// copy lines and the prose stay as they are; the check then names whatever is left to fix.
-var update = flag.Bool("update", false, "rewrite quickstart.md's stub=, file= and excerpt= blocks from the code")
+// It refreshes every stub= block and every excerpt= block (the lines from its first line to its
+// last, as they are now). diff blocks, copy lines and the prose stay as they are; the check then
+// names whatever is left to fix.
+var update = flag.Bool("update", false, "rewrite quickstart.md's stub= and excerpt= blocks from the code")
 
 func TestQuickstartMatchesCode(t *testing.T) {
 	md, stub, complete := loadTutorialInputs(t)
@@ -81,27 +85,19 @@ func TestQuickstartMatchesCode(t *testing.T) {
 	}
 }
 
-// updateTutorial returns md with its stub=, file= and excerpt= blocks taken from the code, and
-// a note for each block it could not update.
+// updateTutorial returns md with its stub= and excerpt= blocks taken from the code, and a note
+// for each block it could not update.
 func updateTutorial(md []byte, stub, complete map[string][]byte) ([]byte, []string) {
 	blocks, err := parseTutorial(md)
 	if err != nil {
 		return md, []string{err.Error()}
 	}
-	lastChange := map[string]int{} // file -> index of the last block that writes it
-	for i, b := range blocks {
-		if b.kind == "file" || b.kind == "diff" || b.kind == "copy" {
-			lastChange[b.file] = i
-		}
-	}
 	var notes []string
 	replacement := map[int]string{} // opening fence line -> new body
-	for i, b := range blocks {
+	for _, b := range blocks {
 		switch {
 		case b.kind == "stub" && stub[b.file] != nil:
 			replacement[b.line] = string(stub[b.file])
-		case b.kind == "file" && lastChange[b.file] == i && complete[b.file] != nil:
-			replacement[b.line] = string(complete[b.file])
 		case b.kind == "excerpt":
 			if lines, ok := sameSpan(string(complete[b.file]), b.content); ok {
 				replacement[b.line] = lines
@@ -157,7 +153,7 @@ func TestQuickstartUpdateFollowsTheCode(t *testing.T) {
 	changed := cloneFiles(complete)
 	var touched []string
 	for _, b := range blocks {
-		if (b.kind == "excerpt" || b.kind == "file") && !slices.Contains(touched, b.file) {
+		if b.kind == "excerpt" && !slices.Contains(touched, b.file) {
 			// Change a line in the middle of what the block shows, as an edit to the code would.
 			lines := strings.Split(strings.TrimSuffix(b.content, "\n"), "\n")
 			middle := lines[len(lines)/2]
@@ -187,7 +183,7 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 	firstOf := func(kind string) tutorialBlock {
 		for _, b := range blocks {
 			hasContent := len(strings.TrimSpace(b.content)) > 0
-			if b.kind == kind && (hasContent || kind == "copy" || kind == "checkpoint") {
+			if b.kind == kind && (hasContent || kind == "copy" || kind == "checkpoint" || kind == "picture") {
 				return b
 			}
 		}
@@ -199,17 +195,14 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 		name   string
 		mutate func(md []byte, stub, complete map[string][]byte) []byte
 	}{
-		{"one character changed in a file= block", func(md []byte, _, _ map[string][]byte) []byte {
-			return mutateBlock(t, md, firstOf("file"))
-		}},
 		{"one character changed in a diff block", func(md []byte, _, _ map[string][]byte) []byte {
 			return mutateBlock(t, md, firstOf("diff"))
 		}},
 		{"one character changed in a stub= block", func(md []byte, _, _ map[string][]byte) []byte {
 			return mutateBlock(t, md, firstOf("stub"))
 		}},
-		{"one character changed in a complete-application file", func(md []byte, _, complete map[string][]byte) []byte {
-			complete[firstOf("file").file] = flipOneCharacter(complete[firstOf("file").file])
+		{"one character changed in a complete-application file the tutorial edits", func(md []byte, _, complete map[string][]byte) []byte {
+			complete[firstOf("diff").file] = flipOneCharacter(complete[firstOf("diff").file])
 			return md
 		}},
 		{"one character changed in a stub-application file", func(md []byte, stub, _ map[string][]byte) []byte {
@@ -244,6 +237,20 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 		{"an unknown checkpoint", func(md []byte, _, _ map[string][]byte) []byte {
 			return bytes.Replace(md, []byte("<!-- checkpoint: "), []byte("<!-- checkpoint: no-such-"), 1)
 		}},
+		{"a picture that is not there", func(md []byte, _, _ map[string][]byte) []byte {
+			b := firstOf("picture")
+			return bytes.Replace(md, []byte("("+b.file+")"), []byte("(images/no-such-picture.png)"), 1)
+		}},
+		{"a step without a picture", func(md []byte, _, _ map[string][]byte) []byte {
+			for _, b := range blocks {
+				if b.kind == "picture" {
+					lines := strings.SplitAfter(string(md), "\n")
+					lines[b.line-1] = "\n"
+					md = []byte(strings.Join(lines, ""))
+				}
+			}
+			return md
+		}},
 		{"a checkpoint never declared", func(md []byte, _, _ map[string][]byte) []byte {
 			b := firstOf("checkpoint")
 			return bytes.Replace(md, []byte("<!-- checkpoint: "+b.file+" -->\n"), nil, 1)
@@ -259,60 +266,31 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 	}
 }
 
-func TestApplyDiff(t *testing.T) {
+// The diff blocks are applied with git apply, as a reader may apply them: a block that does not
+// fit the reader's file, or names another file, is a problem, not a guess.
+func TestGitApplyTakesOnlyADiffThatFits(t *testing.T) {
+	const before = "a\nb\nc\n"
+	header := "--- a/my-changebank/f.go\n+++ b/my-changebank/f.go\n"
 	tests := []struct {
 		name    string
-		before  string
 		diff    string
 		want    string
 		wantErr string
 	}{
-		{
-			name:   "adds lines after context",
-			before: "a\nb\nc\n",
-			diff:   " a\n+x\n b\n",
-			want:   "a\nx\nb\nc\n",
-		},
-		{
-			name:   "removes and replaces",
-			before: "a\nb\nc\n",
-			diff:   " a\n-b\n+y\n c\n",
-			want:   "a\ny\nc\n",
-		},
-		{
-			name:   "two hunks",
-			before: "a\nb\nc\nd\n",
-			diff:   "@@\n a\n+1\n@@ later\n d\n+2\n",
-			want:   "a\n1\nb\nc\nd\n2\n",
-		},
-		{
-			name:    "context that is not in the file",
-			before:  "a\nb\n",
-			diff:    " z\n+x\n",
-			wantErr: "not found",
-		},
-		{
-			name:    "context that is in the file twice",
-			before:  "a\nb\na\n",
-			diff:    " a\n+x\n",
-			wantErr: "2 places",
-		},
-		{
-			name:    "a line without a marker",
-			before:  "a\n",
-			diff:    "a\n",
-			wantErr: "starts with",
-		},
+		{name: "a diff that fits", diff: header + "@@ -1,3 +1,4 @@\n a\n+x\n b\n c\n", want: "a\nx\nb\nc\n"},
+		{name: "context that is not in the file", diff: header + "@@ -1,3 +1,4 @@\n z\n+x\n b\n c\n", wantErr: "git apply"},
+		{name: "a header that names another file", diff: "--- a/my-changebank/g.go\n+++ b/my-changebank/g.go\n@@ -1,3 +1,4 @@\n a\n+x\n b\n c\n", wantErr: "my-changebank/f.go"},
+		{name: "bare lines without a hunk header", diff: header + " a\n+x\n b\n", wantErr: "git apply"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := applyDiff(tt.before, tt.diff)
+			got, err := gitApply("f.go", []byte(before), tt.diff)
 			if tt.wantErr != "" {
 				assert.ErrorContains(t, err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.want, string(got))
 		})
 	}
 }
@@ -334,12 +312,17 @@ func replayTutorial(md []byte, stub, complete map[string][]byte) ([]checkpoint, 
 		problems    []string
 		checkpoints []checkpoint
 		declared    = map[string]bool{}
+		pictures    int // pictures since the last checkpoint
 	)
 	reader := cloneFiles(stub) // the reader's application as it grows, step by step
 	for _, b := range blocks {
 		where := fmt.Sprintf("quickstart.md:%d (%s=%s)", b.line, b.kind, b.file)
 		switch b.kind {
 		case "checkpoint":
+			if pictures == 0 {
+				problems = append(problems, fmt.Sprintf("quickstart.md:%d: the step before checkpoint %q shows no picture of what the reader should see", b.line, b.file))
+			}
+			pictures = 0
 			if _, known := checkpointChecks[b.file]; !known {
 				problems = append(problems, fmt.Sprintf("quickstart.md:%d: unknown checkpoint %q (known: %s)", b.line, b.file, strings.Join(checkpointNames(), ", ")))
 				continue
@@ -365,20 +348,23 @@ func replayTutorial(md []byte, stub, complete map[string][]byte) ([]checkpoint, 
 			} else if string(got) != b.content {
 				problems = append(problems, fmt.Sprintf("%s: differs from stub-application/%s:\n%s", where, b.file, firstDifference(b.content, string(got))))
 			}
-		case "file":
-			reader[b.file] = []byte(b.content)
 		case "diff":
 			before, ok := reader[b.file]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("%s: edits %s, which the reader does not have at this step", where, b.file))
 				continue
 			}
-			after, err := applyDiff(string(before), b.content)
+			after, err := gitApply(b.file, before, b.content)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", where, err))
 				continue
 			}
-			reader[b.file] = []byte(after)
+			reader[b.file] = after
+		case "picture":
+			pictures++
+			if err := checkPicture(b.file); err != nil {
+				problems = append(problems, fmt.Sprintf("quickstart.md:%d: %v", b.line, err))
+			}
 		}
 	}
 	for _, name := range checkpointNames() {
@@ -404,6 +390,7 @@ func replayTutorial(md []byte, stub, complete map[string][]byte) ([]checkpoint, 
 var (
 	copyLine       = regexp.MustCompile(`^cp complete-application/(\S+) my-changebank/(\S+)$`)
 	checkpointLine = regexp.MustCompile(`^<!-- checkpoint: ([a-z-]+) -->$`)
+	pictureLine    = regexp.MustCompile(`^!\[[^\]]+\]\((images/[a-z-]+\.png)\)$`)
 )
 
 // parseTutorial finds the fenced blocks whose info string names a file, the copies in shell
@@ -451,6 +438,12 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 		case current != nil:
 			body.WriteString(line)
 			body.WriteByte('\n')
+		case strings.HasPrefix(line, "!["):
+			m := pictureLine.FindStringSubmatch(line)
+			if m == nil {
+				return nil, fmt.Errorf("quickstart.md:%d: write a picture as ![what it shows](images/NAME.png) on a line of its own: %q", n, line)
+			}
+			blocks = append(blocks, tutorialBlock{kind: "picture", file: m[1], line: n})
 		case strings.Contains(line, "checkpoint:"):
 			m := checkpointLine.FindStringSubmatch(line)
 			if m == nil {
@@ -477,71 +470,68 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 	return blocks, nil
 }
 
-// blockFromInfo reads a fence's info string, e.g. ["go", "file=auth.go"]. named reports whether
+// blockFromInfo reads a fence's info string, e.g. ["diff", "file=routes.go"]. named reports whether
 // the block names a file; blocks that do not (shell commands, output) are not checked.
 func blockFromInfo(info []string, line int) (b tutorialBlock, named bool, err error) {
 	b.line = line
 	for _, field := range info[min(1, len(info)):] {
 		kind, file, ok := strings.Cut(field, "=")
-		if !ok || (kind != "stub" && kind != "file" && kind != "excerpt") {
-			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub=, file= or excerpt=)", line, field)
+		isDiff := len(info) > 0 && info[0] == "diff"
+		if !ok || (kind != "stub" && kind != "excerpt" && !(kind == "file" && isDiff)) {
+			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub=, excerpt=, or file= on a diff block)", line, field)
 		}
 		if path.Clean(file) != file || strings.HasPrefix(file, "..") || path.IsAbs(file) {
 			return b, false, fmt.Errorf("quickstart.md:%d: %q is not a clean relative path", line, file)
 		}
 		b.kind, b.file = kind, file
-		if kind == "file" && len(info) > 0 && info[0] == "diff" {
+		if kind == "file" {
 			b.kind = "diff"
 		}
 	}
 	return b, b.kind != "", nil
 }
 
-// applyDiff applies the hunks of a tutorial diff block to content. Each hunk's context and
-// removed lines must appear in the file exactly once, so an edit can never land in the wrong place.
-func applyDiff(content, diff string) (string, error) {
-	var hunks [][2][]string // old lines, new lines
-	hunk := -1
-	for i, line := range strings.Split(strings.TrimSuffix(diff, "\n"), "\n") {
-		if strings.HasPrefix(line, "@@") {
-			hunk = -1
-			continue
-		}
-		if hunk < 0 {
-			hunks = append(hunks, [2][]string{})
-			hunk = len(hunks) - 1
-		}
-		if line == "" { // an empty context line, as editors strip the trailing space
-			line = " "
-		}
-		text := line[1:]
-		switch line[0] {
-		case ' ':
-			hunks[hunk][0] = append(hunks[hunk][0], text)
-			hunks[hunk][1] = append(hunks[hunk][1], text)
-		case '-':
-			hunks[hunk][0] = append(hunks[hunk][0], text)
-		case '+':
-			hunks[hunk][1] = append(hunks[hunk][1], text)
-		default:
-			return "", fmt.Errorf("diff line %d starts with %q; every line starts with ' ', '+', '-' or @@", i+1, line[0])
+// gitApply applies a diff block to the reader's file called name, which holds before, with git
+// apply in a scratch folder laid out as the reader's: the diff must name my-changebank/NAME.
+func gitApply(name string, before []byte, diff string) ([]byte, error) {
+	target := "my-changebank/" + name
+	if !strings.HasPrefix(diff, "--- a/"+target+"\n+++ b/"+target+"\n") {
+		return nil, fmt.Errorf("the diff must start with --- a/%s and +++ b/%s, so git apply finds the reader's file", target, target)
+	}
+	dir, err := os.MkdirTemp("", "quickstart-diff-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, filepath.FromSlash(target))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, before, 0o644); err != nil {
+		return nil, err
+	}
+	for _, args := range [][]string{{"apply", "--check", "-"}, {"apply", "-"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader(diff)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("git %s does not take this diff on the reader's %s: %v\n%s", strings.Join(args, " "), name, err, out)
 		}
 	}
-	for i, h := range hunks {
-		oldText := strings.Join(h[0], "\n") + "\n"
-		newText := strings.Join(h[1], "\n") + "\n"
-		// Match whole lines only: compare with a newline in front of both.
-		padded := "\n" + content
-		switch count := strings.Count(padded, "\n"+oldText); count {
-		case 0:
-			return "", fmt.Errorf("hunk %d: its context and removed lines were not found in the file:\n%s", i+1, oldText)
-		case 1:
-			content = strings.Replace(padded, "\n"+oldText, "\n"+newText, 1)[1:]
-		default:
-			return "", fmt.Errorf("hunk %d: its context matches %d places; add context lines until it matches one:\n%s", i+1, count, oldText)
-		}
+	return os.ReadFile(file)
+}
+
+// checkPicture checks that a picture the tutorial shows is there, and is a PNG.
+func checkPicture(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("the picture %s is missing (go test ./e2e -run TestTutorialPictures -update takes it): %w", name, err)
 	}
-	return content, nil
+	defer f.Close()
+	if _, err := png.DecodeConfig(f); err != nil {
+		return fmt.Errorf("the picture %s is not a PNG: %w", name, err)
+	}
+	return nil
 }
 
 // loadTutorialInputs reads quickstart.md and the non-test files of both applications.
