@@ -190,7 +190,7 @@ func startReaderApp(t *testing.T, binary string) runningApp {
 	}
 }
 
-// checkStub: the home page offers Login, Login says it is not connected yet, and anyone can
+// checkStub: the home page offers Log in, Log in says it is not connected yet, and anyone can
 // make change.
 func checkStub(app runningApp) error {
 	b := newBrowser()
@@ -243,10 +243,14 @@ func checkLogin(app runningApp) error {
 	return nil
 }
 
-// checkLogout: after Logout the account is gone, logging in again asks for the password, the
-// log says the refresh token was revoked, and a copy of the session cookies taken before
-// logout can no longer be refreshed.
+// checkLogout: after Log out the account is gone, logging in again asks for the password, the
+// log gives the Logout API's answer, and a copy of the session cookies taken before logout
+// can no longer be refreshed.
 func checkLogout(app runningApp) error {
+	// Access tokens of a second, so that the copy below needs its refresh token soon.
+	if err := patchApplication(app.idp, map[string]any{"jwtConfiguration": map[string]any{"timeToLiveInSeconds": 1}}); err != nil {
+		return err
+	}
 	b := newBrowser()
 	if _, err := b.logIn(app, richard); err != nil {
 		return err
@@ -255,18 +259,14 @@ func checkLogout(app runningApp) error {
 	if err != nil {
 		return err
 	}
-	// What someone who copied the cookies out of the browser holds, once the access token
-	// in it has expired: without cb_access_token the app goes straight to the refresh token.
-	var copied []*http.Cookie
-	for _, c := range b.client.Jar.Cookies(appURL) {
-		if c.Name != "cb_access_token" {
-			copied = append(copied, c)
-		}
-	}
+	// What someone who copied the cookies out of the browser holds. Once its access token
+	// has expired, the copy works only as long as its refresh token does.
+	copied := b.client.Jar.Cookies(appURL)
+	time.Sleep(2 * time.Second)
 	if refreshed, err := browserWith(appURL, copied).get(app.url + "/account"); err != nil {
 		return err
 	} else if refreshed.url.Path != "/account" || !strings.Contains(refreshed.body, richard) {
-		return fmt.Errorf("before logout, the copied cookies without the access token ended at %s (%d), not on richard's account: the copy cannot show what logout changes", refreshed.url, refreshed.status)
+		return fmt.Errorf("before logout, the copied cookies with an expired access token ended at %s (%d), not on richard's account: the copy cannot show what logout changes", refreshed.url, refreshed.status)
 	}
 
 	home, err := b.post(app.url, "/logout", nil)
@@ -286,15 +286,16 @@ func checkLogout(app runningApp) error {
 	if !strings.HasPrefix(again.url.String(), app.idp.URL()) || !strings.Contains(again.body, `name="password"`) {
 		return fmt.Errorf("Login after logout ended at %s (%d), not on FusionAuth's password form", again.url, again.status)
 	}
-	if want := "refresh_token_revoked=true"; !strings.Contains(app.log.String(), want) {
-		return fmt.Errorf("the application's log does not say %q after logout", want)
+	if want := `logout_api="200 OK"`; !strings.Contains(app.log.String(), want) {
+		return fmt.Errorf("the application's log does not say %s after logout", want)
 	}
+	time.Sleep(2 * time.Second) // the copy's access token expires again
 	stolen, err := browserWith(appURL, copied).get(app.url + "/account")
 	if err != nil {
 		return err
 	}
 	if stolen.url.Path == "/account" {
-		return errors.New("after logout, a copy of the session cookies taken before it still refreshes and reaches /account: the refresh token was not revoked at FusionAuth, or the app still answers from a refresh shared before logout")
+		return errors.New("after logout, a copy of the session cookies taken before it still refreshes and reaches /account: the refresh token was not revoked at FusionAuth")
 	}
 	return nil
 }
@@ -424,20 +425,35 @@ func (b *browser) logIn(app runningApp, email string) (page, error) {
 // logout URLs, as an administrator would for an app that does not run on localhost:5000.
 func registerCallbacks(t *testing.T, idp *fusionauthtest.Server, appURL string) {
 	t.Helper()
-	const applicationID = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e" // the kickstart's
-	body, err := json.Marshal(map[string]any{"application": map[string]any{"oauthConfiguration": map[string]any{
+	require.NoError(t, patchApplication(idp, map[string]any{"oauthConfiguration": map[string]any{
 		"authorizedRedirectURLs": []string{appURL + "/callback", appURL + "/logout"},
 		"logoutURL":              appURL + "/logout",
-	}}})
-	require.NoError(t, err)
+	}}))
+}
+
+// patchApplication changes the stand-in's Changebank application through the admin API, as
+// an administrator would.
+func patchApplication(idp *fusionauthtest.Server, application map[string]any) error {
+	const applicationID = "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e" // the kickstart's
+	body, err := json.Marshal(map[string]any{"application": application})
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPatch, idp.URL()+"/api/application/"+applicationID, bytes.NewReader(body))
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	req.Header.Set("Authorization", idp.APIKey())
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "PATCH the application's callback URLs")
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("PATCH /api/application/%s = %d", applicationID, resp.StatusCode)
+	}
+	return nil
 }
 
 // freePort returns a local port nothing listens on right now.
