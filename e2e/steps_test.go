@@ -26,11 +26,12 @@ const (
 const loginSubmit = chromedp.CSS(`form[action="/oauth2/authorize"] button:not([type=button])`)
 
 // Every cookie the complete application sets starts with cb_ (and, with an https APP_URL,
-// __Host-). All of them make up the session, except the short-lived one that carries a login
-// from /login to /callback.
+// __Host-). All of them make up the session, except the short-lived ones that carry a login
+// from /login to /callback and a logout from the account page back from FusionAuth.
 const (
 	accessTokenCookie = "cb_access_token"
 	loginCookie       = "cb_login"
+	logoutCookie      = "cb_logout"
 )
 
 // on returns b for a subtest: steps then fail t, and a failure leaves t's own screenshot.
