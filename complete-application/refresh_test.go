@@ -1,0 +1,495 @@
+// Refreshing a session: an expired access token is refreshed with the
+// session's refresh token and the answer checked like a login's (Bearer, an
+// ID token for the same user and login, at_hash, the access token itself);
+// a refused refresh ends the session after one retry; each request redeems
+// its own refresh token, so tabs and replicas racing to refresh stay logged
+// in under both of FusionAuth's refresh token policies.
+
+package main
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRefreshesExpiredAccessToken lets the access token expire and checks the
+// next page refreshes it transparently, verifying the new tokens.
+func TestRefreshesExpiredAccessToken(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	before := app.record()
+	oldAccessToken := app.cookie(accessTokenCookie)
+
+	idp.Advance(61 * time.Minute)
+	idp.ResetRequests()
+	account := app.get("/account")
+	require.Equal(t, http.StatusOK, account.StatusCode, account.body)
+	assert.Equal(t, testUserEmail, elementText(account.body, "email"))
+	assert.NotEqual(t, oldAccessToken, app.cookie(accessTokenCookie), "the access token cookie was replaced")
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "one refresh")
+	assert.Equal(t, "no-store", account.Header.Get("Cache-Control"))
+	after := app.record()
+	assert.Equal(t, before.ID, after.ID, "the same session")
+	assert.True(t, before.StartedAt.Equal(after.StartedAt), "the lifetime still counts from the login")
+
+	// The refreshed session is good without further calls.
+	idp.ResetRequests()
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+	assert.Empty(t, idp.Requests())
+}
+
+// TestRefreshRefusalsEndTheSession: a refreshed ID token for another issuer,
+// subject or audience ends the session: every session cookie is deleted,
+// /account refuses, and FusionAuth hears nothing more. The positive control
+// refreshes the same way against a correct FusionAuth.
+func TestRefreshRefusalsEndTheSession(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault fusionauthtest.Fault // 0: none, the positive control
+	}{
+		{"NoFault", 0},
+		{fusionauthtest.FaultRefreshIDTokenWrongIssuer.String(), fusionauthtest.FaultRefreshIDTokenWrongIssuer},
+		{fusionauthtest.FaultRefreshIDTokenWrongSubject.String(), fusionauthtest.FaultRefreshIDTokenWrongSubject},
+		{fusionauthtest.FaultRefreshIDTokenWrongAudience.String(), fusionauthtest.FaultRefreshIDTokenWrongAudience},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			app := newTestApp(t, idp)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			if tt.fault != 0 {
+				idp.InjectFault(tt.fault)
+			}
+			idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+			idp.ResetRequests()
+
+			resp := app.get("/account")
+			if tt.fault == 0 {
+				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "one refresh request")
+				assert.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+				assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refreshed session needs no further call")
+				return
+			}
+			assertRefreshEndedSession(t, resp, app, idp, 1)
+		})
+	}
+}
+
+// TestExpiredRefreshTokenEndsSession: when FusionAuth refuses the refresh
+// token (invalid_grant), the browser is asked once to retry (another tab may
+// just have renewed the cookies); FusionAuth refuses the same token again,
+// and the user is logged out, without a loop.
+func TestExpiredRefreshTokenEndsSession(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	refreshToken := app.record().RefreshToken
+
+	idp.Advance(31 * 24 * time.Hour) // Past the kickstart's 30-day refresh token lifetime.
+	idp.ResetRequests()
+	first := app.get("/account")
+	require.Equal(t, http.StatusTemporaryRedirect, first.StatusCode, outline(first))
+	assert.NotEmpty(t, app.cookie(retryCookie), "the refused token is marked for the retry")
+	resp := app.getAfterRetry("/account")
+	assertRefreshEndedSession(t, resp, app, idp, 2)
+	assert.Equal(t, 2, refreshesWith(idp, refreshToken), "the refusal and the retry's refusal")
+	assert.Empty(t, app.cookie(retryCookie), "the retry mark goes with the session")
+}
+
+// TestRefreshWithoutIDTokenEndsTheSession: FusionAuth always answers a
+// refresh with a new ID token, and the app needs one to check that the
+// renewed session is still this user's login. An answer without one ends
+// the session cleanly, never with a 500. This changed by design: the
+// previous version kept the login's ID token for such an answer.
+func TestRefreshWithoutIDTokenEndsTheSession(t *testing.T) {
+	front := newIDPFront(t)
+	app := front.newApp(t)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	front.setTokenRewrite(func(grant string, body map[string]any) {
+		if grant == "refresh_token" {
+			delete(body, "id_token")
+		}
+	})
+	front.idp.Advance(61 * time.Minute)
+	front.idp.ResetRequests()
+
+	resp := app.get("/account")
+	assertRefreshEndedSession(t, resp, app, front.idp, 1)
+}
+
+// TestRefreshAfterKeyRotationFetchesTheKeysOnce: tokens refreshed after
+// FusionAuth rotates its signing key verify after exactly one fetch of the
+// key set, and the session carries on.
+func TestRefreshAfterKeyRotationFetchesTheKeysOnce(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+
+	for rotation := 1; rotation <= 2; rotation++ {
+		_, err := idp.RotateKey()
+		require.NoError(t, err)
+		idp.Advance(61 * time.Minute)
+		idp.ResetRequests()
+
+		resp := app.get("/account")
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "rotation %d: %s", rotation, resp.body)
+		assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "rotation %d: one refresh", rotation)
+		assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "rotation %d: one key set fetch", rotation)
+
+		resp = app.get("/account")
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "rotation %d, next request", rotation)
+		assert.Equal(t, 1, requestsTo(idp, "/.well-known/jwks.json"), "rotation %d: the new key is cached", rotation)
+	}
+}
+
+// TestRefreshRefusesTokensFromAnotherAuthentication: a refresh answer that is
+// valid in itself (signed, fresh, for this client, at_hash matching its own
+// access token) but belongs to another authentication ends the session:
+// another user's refreshed tokens fail the subject check, the same user's
+// tokens from another login fail the nonce check (OpenID Connect Core 12.2),
+// and this session's own ID token beside the access token of another answer
+// fails the at_hash check. Another user's access token without an ID token
+// is refused too, now for the missing ID token itself.
+func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
+	tests := []struct {
+		name string
+		// steal returns a token answer from another authentication, made
+		// after the victim's access token expired; the victim's refresh is
+		// then answered with it. edit, if set, instead changes the victim's
+		// own refresh answer.
+		steal func(t *testing.T, front *idpFront, victim *testApp) map[string]any
+		edit  func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any)
+	}{
+		{name: "none: the positive control"},
+		{name: "another user's refreshed tokens", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+			return otherUsersRefresh(t, front, victim)
+		}},
+		{name: "the same user's tokens from another login", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+			front.idp.Advance(61 * time.Minute)
+			other := victim.newBrowser()
+			require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
+			return front.lastAnswer("authorization_code")
+		}},
+		{name: "another user's access token, without an ID token", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+			stolen := otherUsersRefresh(t, front, victim)
+			delete(stolen, "id_token")
+			return stolen
+		}},
+		{name: "this session's ID token with another answer's access token", edit: func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any) {
+			// A copy of the session refreshes first: the same user, the
+			// same login, the same nonce; only at_hash tells the two apart.
+			front.idp.Advance(61 * time.Minute)
+			require.Equal(t, http.StatusOK, victim.copyOfCookies().get("/account").StatusCode, "the copy's refresh")
+			other := front.lastAnswer("refresh_token")["access_token"]
+			return func(body map[string]any) { body["access_token"] = other }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			front := newIDPFront(t)
+			victim := front.newApp(t)
+			require.NoError(t, victim.logInAs(testUserEmail, testUserPassword))
+			switch {
+			case tt.steal != nil:
+				stolen := tt.steal(t, front, victim)
+				front.setTokenRewrite(func(grant string, body map[string]any) {
+					if grant == "refresh_token" {
+						clear(body)
+						maps.Copy(body, stolen)
+					}
+				})
+			case tt.edit != nil:
+				edit := tt.edit(t, front, victim)
+				front.setTokenRewrite(func(grant string, body map[string]any) {
+					if grant == "refresh_token" {
+						edit(body)
+					}
+				})
+			default:
+				front.idp.Advance(61 * time.Minute)
+			}
+			front.idp.ResetRequests()
+
+			resp := victim.get("/account")
+			if tt.steal == nil && tt.edit == nil {
+				assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "one refresh request")
+				assert.Equal(t, http.StatusOK, resp.StatusCode, resp.body)
+				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+				return
+			}
+			assertRefreshEndedSession(t, resp, victim, front.idp, 1)
+		})
+	}
+}
+
+// TestRefreshRefusesNonBearerTokens: a refresh answer whose token_type is not
+// Bearer ends the session, with or without a new ID token.
+func TestRefreshRefusesNonBearerTokens(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		withIDToken bool
+	}{{"with an ID token", true}, {"without an ID token", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			front := newIDPFront(t)
+			app := front.newApp(t)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			front.setTokenRewrite(func(grant string, body map[string]any) {
+				if grant == "refresh_token" {
+					body["token_type"] = "DPoP"
+					if !tt.withIDToken {
+						delete(body, "id_token")
+					}
+				}
+			})
+			front.idp.Advance(61 * time.Minute)
+			front.idp.ResetRequests()
+
+			resp := app.get("/account")
+			assertRefreshEndedSession(t, resp, app, front.idp, 1)
+		})
+	}
+}
+
+// TestRefreshRefusesAMalformedIDToken: the ID token of a refresh answer must
+// be a string that verifies; anything else ends the session cleanly.
+func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
+	for _, idToken := range []any{42, true, map[string]any{"sub": "x"}, []string{"a.b.c"}, "", "a.b.c"} {
+		t.Run(fmt.Sprintf("%T %v", idToken, idToken), func(t *testing.T) {
+			front := newIDPFront(t)
+			app := front.newApp(t)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			front.setTokenRewrite(func(grant string, body map[string]any) {
+				if grant == "refresh_token" {
+					body["id_token"] = idToken
+				}
+			})
+			front.idp.Advance(61 * time.Minute)
+			front.idp.ResetRequests()
+
+			resp := app.get("/account")
+			assertRefreshEndedSession(t, resp, app, front.idp, 1)
+		})
+	}
+}
+
+// TestTabsRefreshingTogetherStayLoggedIn: several tabs of one browser (one
+// cookie jar) whose access token expired send their requests at the same
+// moment, all with the same cookies. Each request redeems the refresh token
+// itself: under Reusable (the kickstart's policy) every one of them is
+// served at once; under OneTimeUse the first redemption wins, and every
+// other tab is sent to retry, which, carrying the winner's cookies, is
+// served without another refresh. The tabs retry once every first answer
+// is in, as the app relies on: a retry that overtook the winner's answer
+// would carry the refused token again. This changed by design: one refresh
+// used to be shared by all the tabs (security.md item 7).
+func TestTabsRefreshingTogetherStayLoggedIn(t *testing.T) {
+	const tabs = 8
+	for _, policy := range refreshTokenPolicies {
+		t.Run(policy, func(t *testing.T) {
+			idp, app := expiredSessionUnder(t, policy)
+			oldRefreshToken := app.record().RefreshToken
+			idp.ResetRequests()
+
+			first := sendTogether(t, app, tabs, "/account")
+			var served, retried []int
+			for i, status := range first {
+				switch status {
+				case http.StatusOK:
+					served = append(served, i)
+				case http.StatusTemporaryRedirect:
+					retried = append(retried, i)
+				default:
+					assert.Fail(t, "a tab is neither served nor asked to retry", "tab %d: status %d", i, status)
+				}
+			}
+			assert.Equal(t, tabs, requestsTo(idp, "/oauth2/token"), "each tab redeems the refresh token itself")
+			if policy == "OneTimeUse" {
+				assert.Len(t, served, 1, "the one redemption FusionAuth honoured")
+				assert.NotEqual(t, oldRefreshToken, app.record().RefreshToken, "a new refresh token")
+			} else {
+				assert.Len(t, served, tabs, "every tab at once")
+			}
+
+			idp.ResetRequests()
+			for i, status := range sendTogether(t, app, len(retried), "/account") {
+				assert.Equal(t, http.StatusOK, status, "the retry of tab %d", retried[i])
+			}
+			assert.Zero(t, requestsTo(idp, "/oauth2/token"), "the retries carry the winner's cookies")
+			assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"), "the browser afterwards")
+		})
+	}
+}
+
+// TestRequestSentBeforeTheNewCookiesIsServed: a request that left the
+// browser before the answer to a refresh came back still carries the old
+// cookies. Under Reusable it refreshes for itself and is served; under
+// OneTimeUse FusionAuth refuses the used-up token, the browser is asked to
+// retry without losing any cookie, and the retry, with the new cookies by
+// then, is served. This changed by design: the late request used to get the
+// first refresh's tokens handed over (security.md item 7).
+func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
+	for _, policy := range refreshTokenPolicies {
+		t.Run(policy, func(t *testing.T) {
+			idp, app := expiredSessionUnder(t, policy)
+			late := app.copyOfCookies()
+			idp.ResetRequests()
+
+			require.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the first tab refreshes")
+			resp := late.get("/account")
+			assert.Equal(t, 2, requestsTo(idp, "/oauth2/token"), "the late request redeems the token itself")
+			if policy == "Reusable" {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, outline(resp))
+				return
+			}
+			require.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode, outline(resp))
+			assert.Equal(t, "/account", resp.Header.Get("Location"), "the same request again")
+			assertDeletesNoSessionCookie(t, resp.Response)
+
+			// By the retry, the browser holds the first tab's new cookies.
+			u, err := url.Parse(app.url)
+			require.NoError(t, err)
+			late.client.Jar.SetCookies(u, app.client.Jar.Cookies(u))
+			retry := late.get("/account")
+			assert.Equal(t, http.StatusOK, retry.StatusCode, outline(retry))
+			assert.Equal(t, testUserEmail, elementText(retry.body, "email"))
+			assert.Equal(t, 2, requestsTo(idp, "/oauth2/token"), "the retry needs no refresh")
+		})
+	}
+}
+
+// TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies: under
+// OneTimeUse, one tab's refresh on one replica uses up the refresh token; a
+// second tab's request with the old cookies reaches another replica, which
+// cannot know, and FusionAuth refuses it. That answer must not delete the
+// cookies the first tab just received: it asks the browser to retry, and
+// the retry, with the new cookies, is served. The control shows that a
+// refused token with no winner still ends the session after that one retry.
+func TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	setRefreshTokenPolicy(t, idp, "OneTimeUse")
+	// The replicas run on the real clock, so the login's access token
+	// expires for real; the refreshed ones last the rest of the test.
+	setLifetime := func(seconds int) {
+		callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
+			"jwtConfiguration": map[string]any{"timeToLiveInSeconds": seconds},
+		}})
+	}
+	const lifetime = 2 * time.Second
+	setLifetime(int(lifetime.Seconds()))
+	key := map[string]string{"APP_SECRET_KEY": testSecretKey}
+	lb := startReplicas(t, idp, key, key)
+	browser := &testApp{t: t, url: lb.url, idp: idp, client: newBrowserClient(t)}
+	lb.use(0)
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	time.Sleep(lifetime + 100*time.Millisecond)
+	setLifetime(3600)
+	secondTab := browser.copyOfCookies()
+	stale := browser.copyOfCookies() // for the control
+
+	lb.use(0)
+	require.Equal(t, http.StatusOK, browser.get("/account").StatusCode, "the first tab refreshes on replica 0")
+	lb.use(1)
+	idp.ResetRequests()
+	resp := secondTab.get("/account?tab=2")
+	require.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode, "replica 1 asks for a retry: %s", resp.body)
+	assert.Equal(t, "/account?tab=2", resp.Header.Get("Location"), "the same request again")
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	for _, c := range resp.Cookies() {
+		assert.NotContains(t, sessionCookies, c.Name, "the refused request leaves the session's cookies alone")
+	}
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refused refresh")
+
+	// By the retry, the browser holds the first tab's new cookies.
+	u, err := url.Parse(lb.url)
+	require.NoError(t, err)
+	secondTab.client.Jar.SetCookies(u, browser.client.Jar.Cookies(u))
+	retry := secondTab.get("/account?tab=2")
+	assert.Equal(t, http.StatusOK, retry.StatusCode, retry.body)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the retry needs no refresh")
+
+	// The control: nobody renewed this copy's cookies, so its retry is
+	// refused again and the session ends, without a loop.
+	lb.use(1)
+	resp = stale.getAfterRetry("/account")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assertDeletesSession(t, resp.Response)
+}
+
+// Helpers for the refresh tests.
+
+// expiredSessionUnder logs the kickstart's user in against a FusionAuth
+// with the given refresh token usage policy, and lets the access token expire.
+func expiredSessionUnder(t *testing.T, policy string) (*fusionauthtest.Server, *testApp) {
+	t.Helper()
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	setRefreshTokenPolicy(t, idp, policy)
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+	return idp, app
+}
+
+// otherUsersRefresh logs another user in, lets the access tokens expire and
+// returns that user's refresh answer.
+func otherUsersRefresh(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+	t.Helper()
+	const email, password = "mallory@example.com", "mallory-password"
+	registerUser(t, front.idp, "00000000-0000-4000-8000-00000000a11c", email, password)
+	other := victim.newBrowser()
+	callback, err := other.loginCallback(email, password)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, other.get(callback).StatusCode)
+	front.idp.Advance(61 * time.Minute)
+	require.Equal(t, http.StatusOK, other.get("/account").StatusCode, "the other user's refresh")
+	return front.lastAnswer("refresh_token")
+}
+
+// sendTogether sends n GET requests for path from the browser at the same
+// moment, as n tabs would: all with the cookies the browser holds now, each
+// answer's cookies stored as it arrives. It returns their statuses (0 for a
+// request that failed).
+func sendTogether(t *testing.T, browser *testApp, n int, path string) []int {
+	t.Helper()
+	u, err := url.Parse(browser.url + path)
+	require.NoError(t, err)
+	cookies := browser.client.Jar.Cookies(u)
+	// Without the jar, so that a tab that starts late still sends the
+	// cookies all the tabs had.
+	tab := &http.Client{Timeout: browser.client.Timeout, CheckRedirect: browser.client.CheckRedirect}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+		require.NoError(t, err)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		wg.Go(func() {
+			<-start
+			resp, err := tab.Do(req)
+			if err == nil {
+				browser.client.Jar.SetCookies(u, resp.Cookies())
+				statuses[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
+}
