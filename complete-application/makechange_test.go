@@ -226,7 +226,7 @@ func FuzzMakeChangeForm(f *testing.F) {
 // FuzzParseDollars: no input panics, every accepted amount is in range, and
 // formatting it gives back an amount that parses to the same cents.
 func FuzzParseDollars(f *testing.F) {
-	for _, seed := range []string{"0.29", "-1", "1e3", "NaN", ".5", "$1.02", "99999999999", "1000000", "007.1"} {
+	for _, seed := range []string{"0.29", "-1", "1e3", "NaN", ".5", "$1.02", "99999999999", "1000000", "007.1", "0.05"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
