@@ -15,9 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A second test key, for APP_SECRET_KEY_PREVIOUS.
-const testPreviousSecretKey = "the-test-secret-key-before-the-last-change"
-
 func TestLoadConfigDefaultsMatchKickstart(t *testing.T) {
 	cfg, err := loadConfig(func(string) string { return "" })
 	require.NoError(t, err)
@@ -33,6 +30,7 @@ func TestLoadConfigDefaultsMatchKickstart(t *testing.T) {
 }
 
 func TestLoadConfigReadsEnvironment(t *testing.T) {
+	const previousSecretKey = "the-test-secret-key-before-the-last-change"
 	env := map[string]string{
 		"APP_URL":                 "https://bank.example/",
 		"PORT":                    "8080",
@@ -40,7 +38,7 @@ func TestLoadConfigReadsEnvironment(t *testing.T) {
 		"CLIENT_ID":               "client",
 		"CLIENT_SECRET":           "secret",
 		"APP_SECRET_KEY":          testSecretKey,
-		"APP_SECRET_KEY_PREVIOUS": testPreviousSecretKey,
+		"APP_SECRET_KEY_PREVIOUS": previousSecretKey,
 	}
 	cfg, err := loadConfig(func(name string) string { return env[name] })
 	require.NoError(t, err)
@@ -51,7 +49,7 @@ func TestLoadConfigReadsEnvironment(t *testing.T) {
 	assert.Equal(t, "client", cfg.clientID)
 	assert.Equal(t, "secret", cfg.clientSecret)
 	// The key that seals comes first; the previous one only opens.
-	assert.Equal(t, [][]byte{[]byte(testSecretKey), []byte(testPreviousSecretKey)}, cfg.secretKeys)
+	assert.Equal(t, [][]byte{[]byte(testSecretKey), []byte(previousSecretKey)}, cfg.secretKeys)
 	assert.Empty(t, cfg.warnings)
 }
 

@@ -23,9 +23,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The kickstart's test user's id, the sub of its tokens.
-const testUserID = "00000000-0000-0000-0000-111111111111"
-
 // TestLogoutRevokesTheRefreshToken: logout revokes the refresh token with
 // FusionAuth's Logout API before it sends the browser to end FusionAuth's
 // session, so a copy of the cookies taken before logout dies once its access
@@ -412,7 +409,8 @@ func TestLogoutIsLoggedWithTheSubject(t *testing.T) {
 
 	require.Equal(t, http.StatusSeeOther, app.post("/logout", nil).StatusCode)
 	log := app.logs.String()
-	assert.Contains(t, log, `msg="user logged out" sub=`+testUserID)
+	// The kickstart's user id for richard@example.com.
+	assert.Contains(t, log, `msg="user logged out" sub=00000000-0000-0000-0000-111111111111`)
 	for name, token := range tokens {
 		assert.NotContains(t, log, token, "the log holds the %s", name)
 	}
