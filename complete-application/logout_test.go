@@ -1,0 +1,458 @@
+// Logging out: the POST revokes the refresh token and sends the browser to
+// FusionAuth's end-session endpoint, with or without the ID token, with the
+// Logout API or FusionAuth down; the return is checked; the front-channel GET
+// revokes what it can open and is idempotent; a copy of the cookies taken
+// before logout, or a refresh answer arriving after it, never brings the
+// session back; the log says who logged out and what the Logout API answered.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLogoutRevokesTheRefreshToken: logout revokes the refresh token with
+// FusionAuth's Logout API before it sends the browser to end FusionAuth's
+// session, so a copy of the cookies taken before logout dies once its access
+// token expires: FusionAuth refuses its refresh, the first time and on the
+// one retry. The control copies the cookies the same way without a logout,
+// and the copy is refreshed.
+func TestLogoutRevokesTheRefreshToken(t *testing.T) {
+	for _, logOut := range []bool{true, false} {
+		t.Run(fmt.Sprintf("logout=%t", logOut), func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			app := newTestApp(t, idp)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			refreshToken := app.record().RefreshToken
+			require.NotEmpty(t, refreshToken, "the session's refresh token")
+			copied := app.copyOfCookies()
+
+			if logOut {
+				idp.ResetRequests()
+				resp := app.post("/logout", nil)
+				require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+				var revocations []fusionauthtest.Request
+				for _, r := range idp.Requests() {
+					if r.Path == "/api/logout" {
+						revocations = append(revocations, r)
+					}
+				}
+				require.Len(t, revocations, 1, "one call to the Logout API")
+				assert.Equal(t, http.MethodPost, revocations[0].Method)
+				assert.Empty(t, revocations[0].Header.Get("Authorization"), "the Logout API needs no API key")
+				assert.Empty(t, revocations[0].Query, "the refresh token is not in the URL")
+				assert.JSONEq(t, fmt.Sprintf(`{"global":false,"refreshToken":%q}`, refreshToken), string(revocations[0].Body))
+			}
+
+			idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+			idp.ResetRequests()
+			resp := copied.getAfterRetry("/account")
+			if !logOut {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, "without logout the copy lives on: %s", outline(resp))
+				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the copy's refresh at FusionAuth")
+				return
+			}
+			// The refused refresh, and its one retry with the same token.
+			assertRefreshEndedSession(t, resp, copied, idp, 2)
+		})
+	}
+}
+
+// TestLogoutRevokesEvenWhenTheBrowserHasGoneAway: the browser may close the
+// connection as soon as it has sent the logout form; the refresh token is
+// revoked all the same, because the Logout API call does not use the
+// request's context.
+func TestLogoutRevokesEvenWhenTheBrowserHasGoneAway(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	refreshToken := app.record().RefreshToken
+	idp.ResetRequests()
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(gone, http.MethodPost, app.url+"/logout", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for _, name := range sessionCookies {
+		req.AddCookie(&http.Cookie{Name: name, Value: app.cookie(name)})
+	}
+	rec := httptest.NewRecorder()
+	app.handler().ServeHTTP(rec, req)
+
+	assert.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	assert.Equal(t, []string{refreshToken}, logoutAPIRefreshTokens(t, idp), "the Logout API call, made after the browser went away")
+	assert.False(t, refreshTokenUsable(t, idp, refreshToken), "FusionAuth still honours the logged-out session's refresh token")
+}
+
+// TestLogoutWithoutIDTokenEndsFusionAuthSession: a browser that lost its ID
+// token cookie still goes through FusionAuth's end-session endpoint, with
+// client_id, so FusionAuth's session ends and the next login asks for a
+// password; the refresh token is revoked all the same.
+func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	require.True(t, app.ssoSessionAlive(), "the control: FusionAuth remembers the user")
+	app.deleteCookie(idTokenCookie)
+	idp.ResetRequests()
+
+	resp := app.post("/logout", nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	endSession, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, idp.URL()+"/oauth2/logout", endSession.Scheme+"://"+endSession.Host+endSession.Path)
+	q := endSession.Query()
+	assert.Equal(t, testClientID, q.Get("client_id"))
+	assert.Equal(t, app.url+"/logout", q.Get("post_logout_redirect_uri"))
+	assert.NotEmpty(t, q.Get("state"))
+	assert.False(t, q.Has("id_token_hint"), "no hint without the ID token")
+	assert.Equal(t, 1, requestsTo(idp, "/api/logout"), "the refresh token is revoked")
+
+	app.get(endSession.String())
+	assert.False(t, app.ssoSessionAlive(), "FusionAuth's session is over")
+}
+
+// TestLogoutReturnChecksState: FusionAuth sends the browser back with the
+// state of the logout it started; only that state lands quietly on the home
+// page. Another state still logs out, with a page that says FusionAuth's
+// logout is not confirmed. No state at all is the front-channel call from
+// FusionAuth's logout page. Whatever the state, the return revokes the
+// refresh token of the session the browser holds by then.
+//
+// A changed promise: cb_logout is never deleted by GET /logout, whatever the
+// state, because it names the session that ended, so that a refresh answer
+// arriving after the logout cannot bring that session back
+// (TestRefreshCompletingAfterLogoutDoesNotRestoreTheSession).
+func TestLogoutReturnChecksState(t *testing.T) {
+	tests := []struct {
+		name       string
+		state      func(sent string) string
+		wantStatus int
+	}{
+		{"the state sent", func(sent string) string { return sent }, http.StatusSeeOther},
+		{"another state", func(sent string) string { return sent + "x" }, http.StatusBadRequest},
+		{"no state", func(string) string { return "" }, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			app := newTestApp(t, idp)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			logout := app.post("/logout", nil)
+			require.Equal(t, http.StatusSeeOther, logout.StatusCode)
+			endSession, err := url.Parse(logout.Header.Get("Location"))
+			require.NoError(t, err)
+			// Cookies the return must delete, from a login through
+			// FusionAuth's session, which the logout has not ended yet.
+			require.True(t, app.ssoSessionAlive(), "FusionAuth's session logs in at once")
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			refreshToken := app.record().RefreshToken
+
+			target := "/logout"
+			if state := tt.state(endSession.Query().Get("state")); state != "" {
+				target += "?state=" + url.QueryEscape(state)
+			}
+			resp := app.get(target)
+			assert.Equal(t, tt.wantStatus, resp.StatusCode, resp.body)
+			assertDeletesSession(t, resp.Response)
+			assertLoggedOut(t, app)
+			switch tt.wantStatus {
+			case http.StatusSeeOther:
+				assert.Equal(t, "/", resp.Header.Get("Location"))
+			default:
+				assertErrorPage(t, resp, tt.wantStatus)
+				assert.Contains(t, resp.body, "You are logged out of Changebank")
+			}
+			assert.NotEmpty(t, app.cookie(logoutCookie), "cb_logout stays, naming the session that ended")
+			assert.False(t, refreshTokenUsable(t, idp, refreshToken), "FusionAuth still honours the refresh token the browser held")
+		})
+	}
+}
+
+// TestFrontChannelLogout: FusionAuth may load GET /logout in a hidden
+// iframe, more than once; it clears the cookies and only FusionAuth may frame it.
+func TestFrontChannelLogout(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+
+	for range 2 {
+		resp := app.get("/logout")
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		assert.Equal(t, "/", resp.Header.Get("Location"))
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors "+idp.URL())
+		assert.Empty(t, resp.Header.Get("X-Frame-Options"))
+	}
+	assertLoggedOut(t, app)
+	// The logout page's own headers must not leak into the next response.
+	home := app.get("/")
+	assert.Contains(t, home.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'",
+		"other pages cannot be framed")
+	assert.Equal(t, "DENY", home.Header.Get("X-Frame-Options"), "other pages cannot be framed")
+}
+
+// TestFrontChannelLogoutRevokesTheRefreshToken proves that the front-channel
+// GET /logout without state, which FusionAuth's logout page loads in an
+// iframe when another application starts the logout, revokes the session's
+// refresh token: it makes one Logout API call with it, and a copy of the
+// cookies taken before it is refused at its next refresh.
+func TestFrontChannelLogoutRevokesTheRefreshToken(t *testing.T) {
+	front := newIDPFront(t)
+	idp := front.idp
+	app := front.newApp(t)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	refreshToken := front.lastRefreshToken("authorization_code")
+	copied := app.copyOfCookies()
+	idp.ResetRequests()
+
+	resp := app.get("/logout")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, outline(resp))
+	assertDeletesSession(t, resp.Response)
+	assert.Equal(t, []string{refreshToken}, logoutAPIRefreshTokens(t, idp), "one Logout API call with the session's refresh token")
+
+	idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+	idp.ResetRequests()
+	refused := copied.getAfterRetry("/account")
+	// The refused refresh, and its one retry with the same token.
+	assertRefreshEndedSession(t, refused, copied, idp, 2)
+}
+
+// TestLogoutWhenFusionAuthIsDown: the user is logged out of Changebank
+// whatever happens to FusionAuth. A changed promise: once discovery has
+// worked, the browser still goes to FusionAuth's end-session endpoint when
+// FusionAuth does not answer (the log says the Logout API call failed), so
+// FusionAuth's session ends as soon as the browser reaches it again. Only an
+// instance that never discovered FusionAuth has no end-session endpoint to
+// send the browser to, and says plainly that FusionAuth's session may live on.
+func TestLogoutWhenFusionAuthIsDown(t *testing.T) {
+	t.Run("after discovery", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		front.down()
+
+		resp := app.post("/logout", nil)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, outline(resp))
+		endSession, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		assert.Equal(t, front.url+"/oauth2/logout", endSession.Scheme+"://"+endSession.Host+endSession.Path)
+		assert.Equal(t, testClientID, endSession.Query().Get("client_id"))
+		assert.NotEmpty(t, endSession.Query().Get("state"))
+		assertDeletesSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Contains(t, app.logs.String(), `logout_api="failed: `, "the log says the Logout API call failed")
+		assert.Contains(t, app.logs.String(), "the refresh token may not be revoked")
+
+		// FusionAuth is back when the browser arrives at end-session.
+		front.up()
+		app.get(endSession.String())
+		assert.False(t, app.ssoSessionAlive(), "FusionAuth's session is over")
+	})
+	t.Run("discovery never worked", func(t *testing.T) {
+		front := newIDPFront(t)
+		first := front.newApp(t)
+		require.NoError(t, first.logInAs(testUserEmail, testUserPassword))
+		front.down()
+		// Another instance with the same key, started while FusionAuth is down.
+		restarted := front.newApp(t)
+		browser := first.onApp(restarted)
+
+		resp := browser.post("/logout", nil)
+		assertErrorPage(t, resp, http.StatusServiceUnavailable)
+		assert.Contains(t, resp.body, "You are logged out of Changebank")
+		assert.Contains(t, resp.body, "could not reach FusionAuth")
+		assertDeletesSession(t, resp.Response)
+		assertLoggedOut(t, browser)
+		assert.Contains(t, restarted.logs.String(), `logout_api="failed: `, "the log says the Logout API call failed")
+	})
+}
+
+// TestLogoutWithTheLogoutAPIDownStillReachesEndSession proves that a Logout
+// API answering 503 does not make the logout local-only: POST /logout still
+// sends the browser to FusionAuth's end_session endpoint with client_id and
+// state, and following it ends FusionAuth's session, so the next login at
+// this browser shows the password form instead of signing in silently.
+func TestLogoutWithTheLogoutAPIDownStillReachesEndSession(t *testing.T) {
+	front := newIDPFront(t)
+	app := front.newApp(t)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	require.True(t, app.ssoSessionAlive(), "the control: FusionAuth would log this browser in without a password")
+	front.setBroken("/api/logout", true)
+
+	resp := app.post("/logout", nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "POST /logout with the Logout API answering 503: %s", outline(resp))
+	assertDeletesSession(t, resp.Response)
+	endSession, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, front.url+"/oauth2/logout", endSession.Scheme+"://"+endSession.Host+endSession.Path)
+	assert.Equal(t, testClientID, endSession.Query().Get("client_id"))
+	assert.NotEmpty(t, endSession.Query().Get("state"))
+
+	app.get(endSession.String())
+	assert.False(t, app.ssoSessionAlive(), "the next login shows FusionAuth's password form")
+	account := app.get("/account")
+	assert.Equal(t, "/", account.Header.Get("Location"), "logged out of Changebank: %s", outline(account))
+}
+
+// TestLogoutNeverRefreshesACopyTakenBeforeARefresh proves that logout ends
+// every refresh token of the session: a copy of the cookies taken before a
+// refresh gets no tokens after logout. Under OneTimeUse the refresh used up
+// the copy's token; under Reusable the copy holds the very token logout
+// revokes.
+//
+// Refresh answers are never shared between requests (security.md, item 7),
+// so there is no shared answer for logout to forget: the promise of the
+// earlier TestLogoutForgetsASharedRefresh, that a copy taken before logout
+// can never be refreshed after it, is this test's and
+// TestLogoutRevokesTheRefreshToken's.
+func TestLogoutNeverRefreshesACopyTakenBeforeARefresh(t *testing.T) {
+	for _, policy := range refreshTokenPolicies {
+		t.Run(policy, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			setRefreshTokenPolicy(t, idp, policy)
+			app := newTestApp(t, idp)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+			copied := app.copyOfCookies()
+			require.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the refresh")
+			refreshed := app.record().RefreshToken
+			require.Equal(t, http.StatusSeeOther, app.post("/logout", nil).StatusCode, "the logout")
+			idp.ResetRequests()
+
+			resp := copied.getAfterRetry("/account")
+			assert.NotContains(t, resp.body, testUserEmail, "the copy after logout shows the account: %s", outline(resp))
+			// The refused refresh, and its one retry with the same token.
+			assertRefreshEndedSession(t, resp, copied, idp, 2)
+			assert.False(t, refreshTokenUsable(t, idp, refreshed), "FusionAuth still honours the refreshed session's token")
+		})
+	}
+}
+
+// TestRefreshCompletingAfterLogoutDoesNotRestoreTheSession proves that a
+// refresh whose answer arrives after the browser logged out does not bring
+// the session back: FusionAuth's answer to a tab's refresh is held back
+// until another tab's logout has gone through, and then reaches the same
+// browser, which stores the cookies the app sets with it. The browser's next
+// request must be logged out, and the refresh token of that late answer
+// must be unusable at FusionAuth.
+func TestRefreshCompletingAfterLogoutDoesNotRestoreTheSession(t *testing.T) {
+	for _, policy := range refreshTokenPolicies {
+		t.Run(policy, func(t *testing.T) {
+			front := newIDPFront(t)
+			setRefreshTokenPolicy(t, front.idp, policy)
+			app := front.newApp(t)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+
+			held, release := front.holdRefreshAnswers()
+			defer release()
+			late := make(chan error, 1)
+			go func() {
+				_, err := app.fetch("/account")
+				late <- err
+			}()
+			select {
+			case <-held:
+			case <-time.After(5 * time.Second):
+				require.FailNow(t, "the first tab's refresh never reached FusionAuth")
+			}
+
+			logout := app.post("/logout", nil)
+			require.Equal(t, http.StatusSeeOther, logout.StatusCode, "the logout: %s", outline(logout))
+			release()
+			select {
+			case err := <-late:
+				require.NoError(t, err, "the first tab's request")
+			case <-time.After(5 * time.Second):
+				require.FailNow(t, "the first tab's request never finished")
+			}
+			require.NotEmpty(t, app.cookie(sessionCookie), "the late answer stored the session's cookies again")
+
+			resp := app.get("/account")
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "the browser's next request after logout: %s", outline(resp))
+			assert.Equal(t, "/", resp.Header.Get("Location"))
+			assert.NotContains(t, resp.body, testUserEmail, "the logged-out browser is shown the account")
+			assertDeletesSession(t, resp.Response)
+			lateRefreshToken := front.lastRefreshToken("refresh_token")
+			assert.False(t, refreshTokenUsable(t, front.idp, lateRefreshToken), "FusionAuth still honours the late answer's refresh token")
+		})
+	}
+}
+
+// TestLogoutIsLoggedWithTheSubject: the log says who logged out, and never
+// the tokens.
+func TestLogoutIsLoggedWithTheSubject(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	record := app.record()
+	require.NotEmpty(t, record.RefreshToken)
+	tokens := map[string]string{"refresh token": record.RefreshToken}
+	for _, name := range []string{accessTokenCookie, idTokenCookie} {
+		token, err := app.sessions.cookies.open(name, record.ID, app.cookie(name))
+		require.NoError(t, err, "opening %s", name)
+		tokens[name] = string(token)
+	}
+
+	require.Equal(t, http.StatusSeeOther, app.post("/logout", nil).StatusCode)
+	log := app.logs.String()
+	// The kickstart's user id for richard@example.com.
+	assert.Contains(t, log, `msg="user logged out" sub=00000000-0000-0000-0000-111111111111`)
+	for name, token := range tokens {
+		assert.NotContains(t, log, token, "the log holds the %s", name)
+	}
+}
+
+// TestLogoutLogReportsTheLogoutAPIStatus proves that the logout's log line
+// says what the app knows, the status the Logout API answered, and never
+// that the refresh token was revoked: FusionAuth answers 200 also when it
+// revoked nothing. The 503 case keeps the value from being a constant, and
+// also warns that the refresh token may live on.
+func TestLogoutLogReportsTheLogoutAPIStatus(t *testing.T) {
+	tests := []struct {
+		name          string
+		logoutAPIDown bool
+		want          string
+		wantWarning   bool
+	}{
+		{"the Logout API answers 200", false, `logout_api="200 OK"`, false},
+		{"the Logout API answers 503", true, `logout_api="503 Service Unavailable"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			front := newIDPFront(t)
+			app := front.newApp(t)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			front.setBroken("/api/logout", tt.logoutAPIDown)
+
+			app.post("/logout", nil)
+			log := app.logs.String()
+			var logoutLines []string
+			for line := range strings.Lines(log) {
+				if strings.Contains(line, "logged out") {
+					logoutLines = append(logoutLines, line)
+				}
+			}
+			require.NotEmpty(t, logoutLines, "the logout is logged:\n%s", log)
+			assert.Contains(t, strings.Join(logoutLines, ""), tt.want, "the logout's log line")
+			for _, claim := range []string{"token_revoked", "token revoked", "revoked the"} {
+				assert.NotContains(t, strings.ToLower(log), claim, "the log claims a revocation nobody confirmed")
+			}
+			assert.Equal(t, tt.wantWarning, strings.Contains(log, "the refresh token may not be revoked"),
+				"a warning that the refresh token may live on:\n%s", log)
+		})
+	}
+}
