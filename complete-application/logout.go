@@ -23,14 +23,12 @@ type logoutTransaction struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// handleLogout answers the account page's logout form (same-origin posts
-// only, see routes.go). Deleting the cookies ends only this browser's copy of
-// the session, so the refresh token is revoked at FusionAuth too: a copy of
-// the cookies then dies when its access token expires. Then the browser goes
-// to FusionAuth's end-session endpoint, which ends FusionAuth's own session,
-// so the next person at this computer must enter a password again. It goes
-// there even without the ID token (client_id names the application), and
-// even when the Logout API failed.
+// handleLogout answers the account page's logout form. Deleting the cookies
+// ends only this browser's copy of the session, so it revokes the refresh
+// token too: a copy of the cookies then dies with its access token. And it
+// sends the browser to end FusionAuth's session, so that the next person here
+// must enter a password: even without the ID token (client_id names the app),
+// and even when the Logout API failed.
 func handleLogout(client *oidcClient, sessions *sessions, pages *pages, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		record, _ := sessions.read(r)
@@ -95,29 +93,13 @@ func (c *oidcClient) revoke(ctx context.Context, record session) string {
 	return resp.Status
 }
 
-// loggedOutSession returns the id of the session this browser last logged out of.
-func loggedOutSession(cookies *cookieSealer, r *http.Request) string {
-	var tx logoutTransaction
-	if err := cookies.readJSON(r, logoutCookie, &tx); err != nil {
-		return ""
-	}
-	return tx.SessionID
-}
-
-// handleFrontChannelLogout is the application's logout URL. FusionAuth sends
-// the browser here after ending its own session: as post_logout_redirect_uri,
-// with the state of this browser's logout, or, when another application
-// starts the logout, inside a hidden iframe on its logout page, without one.
-// Either way it revokes the refresh token of any session the browser still
-// has and deletes its cookies: anyone can log a user out through it, nobody
-// can log anyone in. A state must be the one in cb_logout; otherwise
-// Changebank cannot confirm that FusionAuth's logout happened, and says so.
-// cb_logout stays until it expires, naming the session that ended.
-//
-// In the iframe, the browser sends the cookies only when FusionAuth and
-// Changebank are the same site (as on localhost): they are SameSite=Lax.
-// Across sites, a logout started elsewhere reaches this session only through
-// FusionAuth refusing its refresh token, or its limits.
+// handleFrontChannelLogout is the app's logout URL, where FusionAuth sends the
+// browser after ending its session: with the state of this browser's logout,
+// or, for a logout another app started, in a hidden iframe without one (the
+// SameSite=Lax cookies come along only when both are the same site, as on
+// localhost). It revokes and deletes whatever session the browser has: anyone
+// can log a user out through it, nobody in. A state must be cb_logout's, which
+// stays until it expires, naming the session that ended.
 func handleFrontChannelLogout(client *oidcClient, sessions *sessions, pages *pages, logger *slog.Logger, issuerOrigin string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// FusionAuth's page may frame this response; no other site may.

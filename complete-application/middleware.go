@@ -120,10 +120,3 @@ func redirectIfLoggedIn(sessions *sessions, target string, next http.Handler) ht
 		}
 	})
 }
-
-// handleCrossOriginDenied answers a form posted from another site.
-func handleCrossOriginDenied(pages *pages) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pages.renderError(w, r, http.StatusForbidden, "This form can only be sent from Changebank's own pages.")
-	})
-}

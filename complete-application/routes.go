@@ -24,7 +24,9 @@ func addRoutes(mux *http.ServeMux, logger *slog.Logger, pages *pages, client *oi
 	// CrossOriginProtection checks the browser's Sec-Fetch-Site and Origin
 	// headers, so no CSRF token is needed.
 	sameOrigin := http.NewCrossOriginProtection()
-	sameOrigin.SetDenyHandler(handleCrossOriginDenied(pages))
+	sameOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages.renderError(w, r, http.StatusForbidden, "This form can only be sent from Changebank's own pages.")
+	}))
 
 	mux.Handle("GET /{$}", redirectIfLoggedIn(sessions, "/account", handleHome(pages)))
 	mux.Handle("GET /login", noStore(handleLogin(client, sessions.cookies, pages, logger)))

@@ -129,7 +129,8 @@ func (s *sessions) load(w http.ResponseWriter, r *http.Request) (session, error)
 	if err := s.checkLimits(record, now); err != nil {
 		return session{}, s.end(w, "the session's limits", err)
 	}
-	if loggedOutSession(s.cookies, r) == record.ID {
+	var logout logoutTransaction
+	if s.cookies.readJSON(r, logoutCookie, &logout) == nil && logout.SessionID == record.ID {
 		// A refresh under way at the logout has set the cookies again.
 		s.logger.Info("revoking a refresh token that arrived after logout", "sub", record.Subject,
 			"logout_api", s.oidc.revoke(context.WithoutCancel(r.Context()), record))

@@ -188,11 +188,7 @@ func (c *verifiedTokenCache) lookup(rawToken string, now time.Time) (cachedToken
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	token, ok := c.tokens[key]
-	if ok && !now.Before(token.expiry) {
-		delete(c.tokens, key)
-		return cachedToken{}, false
-	}
-	return token, ok
+	return token, ok && now.Before(token.expiry)
 }
 
 // add remembers a token that passed every check.
