@@ -455,6 +455,34 @@ func TestCallbackWhileTheKeySetCannotBeFetched(t *testing.T) {
 	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
 }
 
+// TestCallbackWhileFusionAuthIsUnreachable: a callback that reaches an
+// instance which has not discovered FusionAuth (it restarted) while
+// FusionAuth is down gets a 503 page, not a 500, and no session; the login
+// it finished is used up, and a new one works once FusionAuth is back.
+func TestCallbackWhileFusionAuthIsUnreachable(t *testing.T) {
+	front := newIDPFront(t)
+	first := front.newApp(t)
+	callbackURL, err := first.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	callback, err := url.Parse(callbackURL)
+	require.NoError(t, err)
+	restarted := front.newApp(t)
+	browser := first.onApp(restarted)
+	front.down()
+	front.idp.ResetRequests()
+
+	resp := browser.get(restarted.url + "/callback?" + callback.RawQuery)
+	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, browser)
+	assert.Zero(t, requestsTo(front.idp, "/oauth2/token"), "token requests")
+
+	// The positive control: once FusionAuth is back, the user logs in again.
+	front.up()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(browser.get("/account").body, "email"))
+}
+
 // TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
 // can tamper with the token response swaps in another, perfectly valid
 // access token of the same user. The ID token's at_hash no longer matches,
