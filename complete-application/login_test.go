@@ -1,13 +1,25 @@
 // Logging in: the quickstart's whole promise over HTTP, the login the app
-// starts (state, nonce, PKCE) and the callback it refuses.
+// starts (state, nonce, PKCE) and the callback it refuses. Like the OpenID
+// Foundation's relying-party tests, a misbehaving FusionAuth (or network in
+// front of it) is played one case at a time, and every refusal is checked
+// the same way: no session is stored, /account still refuses, FusionAuth is
+// asked nothing further, and a positive control logs in.
 
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"changebank/e2e/fusionauthtest"
 
@@ -111,4 +123,610 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	authorize, err = app.startLogin()
 	require.NoError(t, err)
 	assert.Contains(t, app.get(authorize.String()).body, "loginId")
+}
+
+// TestCallbackRefusesMisbehavingFusionAuth runs one login per misbehaviour
+// of the identity provider, as the OpenID Foundation's relying-party tests
+// do. Each must end without a session and without further calls to the token
+// or userinfo endpoints.
+func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
+	tests := []struct {
+		fault fusionauthtest.Fault
+		// status is the callback's answer: 400 when the redirect itself is
+		// wrong (refused before any token request), 502 when FusionAuth's
+		// tokens are.
+		status int
+	}{
+		{fusionauthtest.FaultIDTokenWrongIssuer, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingIssuer, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenWrongAudience, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenExtraAudience, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingAudience, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenWrongAuthorizedParty, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingSubject, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingIssuedAt, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenIssuedLongAgo, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenIssuedInFuture, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenExpired, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingExpiry, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenWrongNonce, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenMissingNonce, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenBadSignature, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenAlgNone, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenHS256ClientSecret, http.StatusBadGateway},
+		{fusionauthtest.FaultIDTokenUnknownKey, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenResponseError, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenResponseNoIDToken, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenResponseDPoP, http.StatusBadGateway},
+		{fusionauthtest.FaultTokenEndpointHangs, http.StatusBadGateway},
+		{fusionauthtest.FaultCallbackAlteredState, http.StatusBadRequest},
+		{fusionauthtest.FaultCallbackWrongIssuer, http.StatusBadRequest},
+		{fusionauthtest.FaultCallbackError, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			app := newTestApp(t, idp)
+			idp.InjectFault(tt.fault)
+
+			callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+			require.NoError(t, err)
+			resp := app.get(callback)
+			assertErrorPage(t, resp, tt.status)
+			assert.NotContains(t, resp.body, "<script", "markup from FusionAuth is escaped")
+			assertSetsNoSession(t, resp.Response)
+			assertLoggedOut(t, app)
+
+			wantTokenCalls := 1
+			if tt.status == http.StatusBadRequest {
+				wantTokenCalls = 0
+			}
+			assert.Equal(t, wantTokenCalls, requestsTo(idp, "/oauth2/token"), "token requests")
+			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+		})
+	}
+
+	// The positive control: the same steps log in against a correct
+	// FusionAuth, so the cases above cannot pass by refusing everything.
+	t.Run("NoFault", func(t *testing.T) {
+		idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+		app := newTestApp(t, idp)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+	})
+}
+
+// TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest: a callback the
+// browser did not start is refused before the code is spent, so the browser
+// that did start the login can still finish it.
+func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
+	otherKey, err := newCookieSealer([][]byte{[]byte("another-secret-key-of-32-characters-or-more")}, false)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		// deliver sends the victim's callback URL to the app from an
+		// attacker's browser, however the case wants it.
+		deliver func(t *testing.T, attacker *testApp, callback string) response
+	}{
+		{"unsolicited, in a browser that started no login", func(t *testing.T, attacker *testApp, callback string) response {
+			return attacker.get(callback)
+		}},
+		{"in a browser with its own login in progress", func(t *testing.T, attacker *testApp, callback string) response {
+			_, err := attacker.startLogin() // Login CSRF: the state differs from this browser's.
+			require.NoError(t, err)
+			return attacker.get(callback)
+		}},
+		{"without its state", func(t *testing.T, attacker *testApp, callback string) response {
+			_, err := attacker.startLogin()
+			require.NoError(t, err)
+			u, err := url.Parse(callback)
+			require.NoError(t, err)
+			q := u.Query()
+			q.Del("state")
+			u.RawQuery = q.Encode()
+			return attacker.get(u.String())
+		}},
+		{"with a login cookie sealed by another key", func(t *testing.T, attacker *testApp, callback string) response {
+			u, err := url.Parse(callback)
+			require.NoError(t, err)
+			pending, err := json.Marshal([]loginTransaction{{
+				State: u.Query().Get("state"), Nonce: "n", Verifier: "v",
+				ExpiresAt: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC),
+			}})
+			require.NoError(t, err)
+			forged, err := otherKey.sealedCookie(loginCookie, "", pending, loginLifetime)
+			require.NoError(t, err)
+			attacker.setCookie(loginCookie, forged.Value)
+			return attacker.get(callback)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			victim := newTestApp(t, idp)
+			callback, err := victim.loginCallback(testUserEmail, testUserPassword)
+			require.NoError(t, err)
+			attacker := victim.newBrowser()
+			idp.ResetRequests()
+
+			resp := tt.deliver(t, attacker, callback)
+			assertErrorPage(t, resp, http.StatusBadRequest)
+			assertSetsNoSession(t, resp.Response)
+			assertLoggedOut(t, attacker)
+			assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a foreign callback")
+			assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+
+			// The positive control: the code was not spent, and the browser
+			// that started the login finishes it.
+			victim.get(callback)
+			assert.Equal(t, testUserEmail, elementText(victim.get("/account").body, "email"))
+		})
+	}
+}
+
+// TestReplayedCallbackIsRefused: the code and state of a finished login
+// cannot be used again, and the app does not even try.
+func TestReplayedCallbackIsRefused(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
+	app.post("/logout", nil)
+
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "no token request for a replayed callback")
+	assertLoggedOut(t, app)
+}
+
+// TestCallbackRefusesReplayBeforeLogout: the login cookie is deleted on
+// first use, so the same callback a second time is refused without a token
+// request, even before the user logs out.
+func TestCallbackRefusesReplayBeforeLogout(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	loginCookieValue := app.cookie(loginCookie)
+	callback, err := app.signIn(authorize, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSeeOther, app.get(callback).StatusCode)
+
+	// A fresh browser replays both the callback and the login cookie it had,
+	// as someone who copied them both would.
+	replayer := app.newBrowser()
+	replayer.setCookie(loginCookie, loginCookieValue)
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertSetsNoSession(t, resp.Response)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "no token request for the replay in the same browser")
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the replay does not end the real session")
+
+	resp = replayer.get(callback)
+	// The copied cookie still opens and matches, so the app spends the code;
+	// FusionAuth's single-use codes are the last line here.
+	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, replayer)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "only the copied cookie's token request")
+	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"))
+}
+
+// TestCallbackRefusesExpiredLogin: a login left for more than ten minutes
+// at FusionAuth is refused before any token request.
+func TestCallbackRefusesExpiredLogin(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	idp.Advance(loginLifetime + time.Second)
+	idp.ResetRequests()
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"))
+	assertLoggedOut(t, app)
+}
+
+// TestCallbackErrorIsEscaped: FusionAuth's error description reaches the
+// page as text, never as markup. The answer names FusionAuth (iss), as
+// FusionAuth's does, so that it reaches the error branch.
+func TestCallbackErrorIsEscaped(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	q := url.Values{
+		"state":             {authorize.Query().Get("state")},
+		"iss":               {idp.URL()},
+		"error":             {"access_denied"},
+		"error_description": {"<script>alert(1)</script><b>bold</b>"},
+	}
+	resp := app.get("/callback?" + q.Encode())
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assert.NotContains(t, resp.body, "<script>")
+	assert.NotContains(t, resp.body, "<b>")
+	assert.Contains(t, resp.body, "&lt;script&gt;", "the description is shown, as text")
+	assertLoggedOut(t, app)
+}
+
+// TestCallbackChecksIssBeforeItsError: an error response that names
+// another issuer is refused as a mix-up (RFC 9207), before the app shows
+// anything of the error it carries.
+func TestCallbackChecksIssBeforeItsError(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	authorize, err := app.startLogin()
+	require.NoError(t, err)
+	q := url.Values{
+		"state":             {authorize.Query().Get("state")},
+		"iss":               {"https://attacker.example"},
+		"error":             {"access_denied"},
+		"error_description": {"Call +1 555 0100 to unlock your account"},
+	}
+	resp := app.get("/callback?" + q.Encode())
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assert.Contains(t, resp.body, "unexpected identity provider")
+	assert.NotContains(t, resp.body, "555 0100", "nothing of the foreign error is shown")
+}
+
+// TestCallbackWithoutIssIsRefused: FusionAuth announces that its
+// authorization responses name it (RFC 9207), so a code without iss is
+// refused before it is sent to the token endpoint, and with iss the same
+// login completes.
+func TestCallbackWithoutIssIsRefused(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	callbackURL, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	callback, err := url.Parse(callbackURL)
+	require.NoError(t, err)
+	query := callback.Query()
+	require.Equal(t, idp.URL(), query.Get("iss"), "the stand-in names itself, as FusionAuth does")
+	withoutIss := *callback
+	query.Del("iss")
+	withoutIss.RawQuery = query.Encode()
+	loginCookieValue := app.cookie(loginCookie)
+	idp.ResetRequests()
+
+	resp := app.get(withoutIss.String())
+	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertSetsNoSession(t, resp.Response)
+	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a code without iss")
+	assertLoggedOut(t, app)
+
+	// The positive control: the same login, with iss, completes.
+	app.setCookie(loginCookie, loginCookieValue)
+	resp = app.get(callback.String())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}
+
+// TestCallbackGivesUpOnAHangingTokenEndpoint: the token request has a
+// timeout, is sent once, and the user gets a clear page.
+func TestCallbackGivesUpOnAHangingTokenEndpoint(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	timeout := app.oidc.httpClient.Timeout
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	idp.InjectFault(fusionauthtest.FaultTokenEndpointHangs)
+	idp.ResetRequests()
+
+	start := time.Now()
+	resp := app.get(callback)
+	took := time.Since(start)
+	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertSetsNoSession(t, resp.Response)
+	assert.GreaterOrEqual(t, took, timeout, "the app waits for its timeout")
+	assert.Less(t, took, timeout+3*time.Second, "and not much longer")
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the code is sent once, never retried another way")
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "no token request after the refusal")
+}
+
+// TestCallbackWhileTheKeySetCannotBeFetched: when FusionAuth's key set does
+// not answer, the app cannot check the login's tokens, which is not the
+// same as finding them bad: the callback answers 503 ("try again shortly"),
+// not 502, and starts no session. Once the key set answers, the same browser
+// logs in.
+func TestCallbackWhileTheKeySetCannotBeFetched(t *testing.T) {
+	front := newIDPFront(t)
+	app := front.newApp(t) // It has fetched no key yet.
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	front.setBroken("/.well-known/jwks.json", true)
+	front.idp.ResetRequests()
+
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after it")
+
+	// The positive control: the user does what the page says.
+	front.setBroken("/.well-known/jwks.json", false)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}
+
+// TestCallbackWhileFusionAuthIsUnreachable: a callback that reaches an
+// instance which has not discovered FusionAuth (it restarted) while
+// FusionAuth is down gets a 503 page, not a 500, and no session; the login
+// it finished is used up, and a new one works once FusionAuth is back.
+func TestCallbackWhileFusionAuthIsUnreachable(t *testing.T) {
+	front := newIDPFront(t)
+	first := front.newApp(t)
+	callbackURL, err := first.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	callback, err := url.Parse(callbackURL)
+	require.NoError(t, err)
+	restarted := front.newApp(t)
+	browser := first.onApp(restarted)
+	front.down()
+	front.idp.ResetRequests()
+
+	resp := browser.get(restarted.url + "/callback?" + callback.RawQuery)
+	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, browser)
+	assert.Zero(t, requestsTo(front.idp, "/oauth2/token"), "token requests")
+
+	// The positive control: once FusionAuth is back, the user logs in again.
+	front.up()
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(browser.get("/account").body, "email"))
+}
+
+// TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
+// can tamper with the token response swaps in another, perfectly valid
+// access token of the same user. The ID token's at_hash no longer matches,
+// at login and at refresh.
+func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
+	t.Run("at login", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		earlier := app.newBrowser()
+		require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) { body["access_token"] = stolen })
+		front.idp.ResetRequests()
+
+		callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+		require.NoError(t, err)
+		resp := app.get(callback)
+		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertSetsNoSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after")
+		assert.Zero(t, requestsTo(front.idp, "/oauth2/userinfo"))
+
+		// The positive control, through the same front, in a fresh browser
+		// (this one has FusionAuth's SSO session now).
+		front.setTokenRewrite(nil)
+		control := app.newBrowser()
+		require.NoError(t, control.logInAs(testUserEmail, testUserPassword))
+		assert.Equal(t, http.StatusOK, control.get("/account").StatusCode)
+	})
+
+	t.Run("at refresh", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		front.idp.Advance(61 * time.Minute)
+		// A login after the clock moved yields an access token that is valid now.
+		other := app.newBrowser()
+		require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) {
+			if grant == "refresh_token" {
+				body["access_token"] = stolen
+			}
+		})
+		front.idp.ResetRequests()
+
+		resp := app.get("/account")
+		assertRefreshEndedSession(t, resp, app, front.idp, 1)
+	})
+}
+
+// TestLoginWithoutRefreshTokenEndsWithItsAccessToken: a login whose answer
+// brings no refresh token starts a session without one, even in a browser
+// that still holds an earlier login's session with a refresh token: each
+// login writes a new record, never one merged with the earlier. The session
+// then ends when its access token expires, without a refresh.
+//
+// The promise changed with the session record: a login used to delete an
+// earlier login's refresh token cookie; now there is no such cookie, and the
+// earlier login's token cannot survive because the record is replaced.
+func TestLoginWithoutRefreshTokenEndsWithItsAccessToken(t *testing.T) {
+	front := newIDPFront(t)
+	browser := front.newApp(t)
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	earlier := browser.record()
+	require.NotEmpty(t, earlier.RefreshToken, "the earlier login's refresh token")
+
+	front.setTokenRewrite(func(grant string, body map[string]any) { delete(body, "refresh_token") })
+	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
+	record := browser.record()
+	assert.NotEqual(t, earlier.ID, record.ID, "the login started a new session")
+	assert.Empty(t, record.RefreshToken, "the new session has no refresh token")
+	assert.Equal(t, http.StatusOK, browser.get("/account").StatusCode)
+
+	front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+	front.idp.ResetRequests()
+	resp := browser.get("/account")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+	assert.Equal(t, "/", resp.Header.Get("Location"))
+	assert.Zero(t, requestsTo(front.idp, "/oauth2/token"), "no refresh with another login's refresh token")
+	assertLoggedOut(t, browser)
+}
+
+// TestTwoTabsLoggingInAtOnce: one browser starts a login in two tabs, and
+// the tabs finish in the opposite order. Both land on the account page: the
+// second start does not discard the first one's state, nonce and verifier,
+// and the first callback does not discard the second's.
+func TestTwoTabsLoggingInAtOnce(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	first, err := app.startLogin()
+	require.NoError(t, err)
+	second, err := app.startLogin()
+	require.NoError(t, err)
+
+	// FusionAuth's form in each tab, without its SSO cookie from the other.
+	secondCallback, err := app.newBrowser().signIn(second, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	firstCallback, err := app.newBrowser().signIn(first, testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	for _, callback := range []string{secondCallback, firstCallback} {
+		resp := app.get(callback)
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
+		assert.Equal(t, "/account", resp.Header.Get("Location"))
+	}
+	assert.Empty(t, app.cookie(loginCookie), "no login is left pending")
+	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode)
+}
+
+// TestConcurrentLoginFlowsAllSucceed starts many complete logins at once,
+// each in its own browser (an HTTP client with its own cookie jar): /login,
+// FusionAuth's login form, the callback, /account. Every one must end on the
+// account page; the test reports the rate. The app and the FusionAuth
+// stand-in run in this process, so the rate is shared between them.
+//
+// CHANGEBANK_LOGIN_FLOWS (default 200) sets the number of flows:
+//
+//	CHANGEBANK_LOGIN_FLOWS=1000 go test ./complete-application -run TestConcurrentLoginFlowsAllSucceed -v
+func TestConcurrentLoginFlowsAllSucceed(t *testing.T) {
+	flows := 200
+	if n, err := strconv.Atoi(os.Getenv("CHANGEBANK_LOGIN_FLOWS")); err == nil && n > 0 {
+		flows = n
+	}
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	// The production timeout: the test helpers shorten it for fault tests,
+	// and a thousand logins queue longer than that for FusionAuth's tokens.
+	app.oidc.httpClient.Timeout = upstreamTimeout
+	transport := &http.Transport{MaxIdleConnsPerHost: flows, MaxIdleConns: 2 * flows}
+	t.Cleanup(transport.CloseIdleConnections)
+	browsers := make([]*testApp, flows)
+	for i := range browsers {
+		browsers[i] = app.newBrowser()
+		browsers[i].client.Transport = transport
+		browsers[i].client.Timeout = 30 * time.Second
+	}
+
+	durations := make([]time.Duration, flows)
+	errs := make([]error, flows)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, browser := range browsers {
+		wg.Go(func() {
+			<-start
+			began := time.Now()
+			errs[i] = logInAndOpenAccount(browser)
+			durations[i] = time.Since(began)
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(began)
+
+	failed := slices.DeleteFunc(slices.Clone(errs), func(err error) bool { return err == nil })
+	slices.Sort(durations)
+	t.Logf("%d concurrent login flows in %s: %.0f logins/s, %d errors; per flow p50 %s, p99 %s, max %s",
+		flows, elapsed.Round(time.Millisecond), float64(flows)/elapsed.Seconds(), len(failed),
+		durations[flows/2].Round(time.Millisecond), durations[flows*99/100].Round(time.Millisecond),
+		durations[flows-1].Round(time.Millisecond))
+	assert.Empty(t, failed, "failed login flows")
+	assert.Equal(t, flows, requestsTo(idp, "/oauth2/token"), "one token request per login")
+}
+
+// logInAndOpenAccount logs the kickstart's user in and opens the account
+// page, returning what went wrong: it runs in a goroutine.
+func logInAndOpenAccount(browser *testApp) error {
+	if err := browser.logInAs(testUserEmail, testUserPassword); err != nil {
+		return err
+	}
+	account, err := browser.fetch("/account")
+	if err != nil {
+		return err
+	}
+	if err := wantStatus(account, http.StatusOK); err != nil {
+		return err
+	}
+	if got := elementText(account.body, "email"); got != testUserEmail {
+		return fmt.Errorf("GET /account: email %q, want %q", got, testUserEmail)
+	}
+	return nil
+}
+
+// FuzzCallbackQuery sends /callback arbitrary query strings, with or without
+// this browser's login cookie and its state. Without a code FusionAuth
+// issued, no callback may start a session; every answer is a clear page.
+// `go test` runs the seeds; scripts/fuzz.sh fuzzes it for a minute.
+func FuzzCallbackQuery(f *testing.F) {
+	idp := fusionauthtest.NewServer(f, fusionauthtest.Options{})
+	app := newTestApp(f, idp)
+	authorize, err := app.startLogin()
+	require.NoError(f, err)
+	state := authorize.Query().Get("state")
+	loginCookieValue := app.cookie(loginCookie)
+	handler := app.handler()
+
+	for _, seed := range []string{
+		"",
+		"code=abc",
+		"code=abc&iss=" + url.QueryEscape(idp.URL()),
+		"code=abc&iss=https%3A%2F%2Fevil.example.com",
+		"error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+		"error=access_denied&iss=" + url.QueryEscape(idp.URL()) + "&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+		"error=" + strings.Repeat("%E2%82%AC", 200),
+		"code=a&code=b&state=x",
+		"state=&code=",
+		"code=%zz&state=%",
+		"code=abc;iss=x",
+		"iss=&error=",
+	} {
+		f.Add(seed, true, true)
+		f.Add(seed, true, false)
+		f.Add(seed, false, true)
+	}
+
+	f.Fuzz(func(t *testing.T, query string, withLoginCookie, withState bool) {
+		idp.ResetRequests() // The stand-in records every request; keep it small.
+		req := httptest.NewRequest(http.MethodGet, app.url+"/callback", nil)
+		req.URL.RawQuery = query
+		if withState {
+			req.URL.RawQuery = "state=" + url.QueryEscape(state) + "&" + query
+		}
+		if withLoginCookie {
+			req.Header.Set("Cookie", loginCookie+"="+loginCookieValue)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+
+		// 400 for a callback refused on sight, 502 when FusionAuth refuses the code.
+		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusBadGateway {
+			t.Errorf("GET /callback?%s = %d, want 400 or 502:\n%s", req.URL.RawQuery, rec.Code, rec.Body)
+		}
+		if elementText(rec.Body.String(), "error") == "" {
+			t.Errorf("GET /callback?%s: no #error message:\n%s", req.URL.RawQuery, rec.Body)
+		}
+		if strings.Contains(rec.Body.String(), "<script") {
+			t.Errorf("GET /callback?%s: markup from the query reached the page:\n%s", req.URL.RawQuery, rec.Body)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Value != "" && c.MaxAge >= 0 {
+				t.Errorf("GET /callback?%s sets cookie %s", req.URL.RawQuery, c.Name)
+			}
+		}
+	})
 }

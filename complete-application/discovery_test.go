@@ -1,0 +1,149 @@
+// Discovery and the client every call to FusionAuth goes through: the exact
+// issuer, an app that starts before FusionAuth and logs in once it is up,
+// and redirects from FusionAuth that are answers, never orders.
+
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"changebank/e2e/fusionauthtest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDiscoveryRequiresTheExactIssuer: an ISSUER that names FusionAuth by
+// another spelling of its address does not match the issuer its discovery
+// document states, so login is unavailable rather than half checked; the
+// control uses the exact issuer.
+func TestDiscoveryRequiresTheExactIssuer(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	u, err := url.Parse(idp.URL())
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		issuer string
+		want   int
+	}{
+		{"http://localhost:" + u.Port(), http.StatusServiceUnavailable},
+		{idp.URL() + "/", http.StatusServiceUnavailable},
+		{idp.URL(), http.StatusSeeOther},
+	} {
+		app := newAppFor(t, idp, tt.issuer, nil)
+		resp := app.get("/login")
+		assert.Equal(t, tt.want, resp.StatusCode, "ISSUER=%s: %s", tt.issuer, outline(resp))
+	}
+}
+
+// TestLoginWorksOnceFusionAuthStarts: the app starts and serves public pages
+// while FusionAuth is down, answers login with a 503 page, and logs in
+// without a restart once FusionAuth is up.
+func TestLoginWorksOnceFusionAuthStarts(t *testing.T) {
+	addr := freeAddr(t)
+	issuer := "http://" + addr
+	app := newAppBeforeFusionAuth(t, issuer)
+
+	assert.Equal(t, http.StatusOK, app.get("/").StatusCode)
+	assertErrorPage(t, app.get("/login"), http.StatusServiceUnavailable)
+	assert.Equal(t, http.StatusOK, app.get("/static/changebank.css").StatusCode)
+
+	idp, err := fusionauthtest.Start(addr, fusionauthtest.Options{Issuer: issuer})
+	require.NoError(t, err)
+	t.Cleanup(idp.Close)
+	app.idp = idp
+	registerRedirectURLs(t, idp, app.url)
+
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+}
+
+// TestFusionAuthRedirectsAreNotFollowed: a 307 from the token endpoint or
+// the Logout API is an answer, not an order: the code, the verifier, the
+// client secret and the refresh token never go where it points.
+func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
+	var leaked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Add(1)
+	}))
+	t.Cleanup(elsewhere.Close)
+	front := newRedirectingFront(t, elsewhere.URL)
+	app := newAppFor(t, front.idp, front.url, nil)
+
+	front.redirect.Store(&[]string{"/oauth2/token"})
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertSetsNoSession(t, resp.Response)
+	assert.Zero(t, leaked.Load(), "the token request was not sent elsewhere")
+
+	// The control, in a fresh browser: without the redirect, login works.
+	front.redirect.Store(nil)
+	app = app.newBrowser()
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	front.redirect.Store(&[]string{"/api/logout"})
+	logout := app.post("/logout", nil)
+	assert.Equal(t, http.StatusSeeOther, logout.StatusCode, "FusionAuth's session is still ended: %s", logout.body)
+	assert.Zero(t, leaked.Load(), "the refresh token was not sent elsewhere")
+	assert.Contains(t, app.logs.String(), `logout_api="307 Temporary Redirect"`, "the log says what the Logout API answered")
+}
+
+// Helpers for discovery tests.
+
+// newAppBeforeFusionAuth starts the application with an issuer nothing
+// answers at yet. The test sets the returned app's idp, and registers the
+// app's URLs, once it has started FusionAuth.
+func newAppBeforeFusionAuth(t testing.TB, issuer string) *testApp {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	app := &testApp{t: t, url: "http://" + srv.Listener.Addr().String(), logs: &lockedBuffer{}, client: newBrowserClient(t), srv: srv}
+	env := map[string]string{"APP_URL": app.url, "ISSUER": issuer, "APP_SECRET_KEY": testSecretKey}
+	// The stand-in's clock, unmoved, is the wall clock.
+	var handler http.Handler
+	handler, app.oidc, app.sessions = newHandlerFromEnv(t, env, time.Now, io.MultiWriter(testLogOutput(t), app.logs))
+	srv.Config.Handler = handler
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return app
+}
+
+// redirectingFront serves the stand-in at an address that is the
+// application's issuer, except that the paths it is told answer with a 307
+// to elsewhere, as a hijacked or misconfigured proxy would.
+type redirectingFront struct {
+	idp       *fusionauthtest.Server
+	url       string // the issuer
+	elsewhere string
+	redirect  atomic.Pointer[[]string]
+}
+
+func newRedirectingFront(t testing.TB, elsewhere string) *redirectingFront {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &redirectingFront{url: "http://" + listener.Addr().String(), elsewhere: elsewhere}
+	f.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: f.url})
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(listener) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return f
+}
+
+func (f *redirectingFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if paths := f.redirect.Load(); paths != nil {
+		for _, p := range *paths {
+			if r.URL.Path == p {
+				http.Redirect(w, r, f.elsewhere+r.URL.Path, http.StatusTemporaryRedirect)
+				return
+			}
+		}
+	}
+	f.idp.ServeHTTP(w, r)
+}
