@@ -188,7 +188,11 @@ func (c *verifiedTokenCache) lookup(rawToken string, now time.Time) (cachedToken
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	token, ok := c.tokens[key]
-	return token, ok && now.Before(token.expiry)
+	if ok && !now.Before(token.expiry) {
+		delete(c.tokens, key)
+		return cachedToken{}, false
+	}
+	return token, ok
 }
 
 // add remembers a token that passed every check.
