@@ -131,7 +131,7 @@ func (s *Server) handleAuthorizeGet() http.Handler {
 func (s *Server) handleAuthorizePost() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
-			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "Malformed form.", "invalid_request"})
+			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "Malformed form.", "unknown"})
 			return
 		}
 		p := readAuthorizeParams(r.PostForm)

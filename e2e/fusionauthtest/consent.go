@@ -75,7 +75,7 @@ func (s *Server) handleConsent() http.Handler {
 		http.SetCookie(w, &http.Cookie{Name: loginCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		if login == nil || !s.now().Before(login.expires) || login.params.ClientID != r.URL.Query().Get("client_id") ||
 			s.apps[login.appID] == nil || s.users[login.userID] == nil {
-			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "There is no login to continue. Start again from the application.", "invalid_request"})
+			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "There is no login to continue. Start again from the application.", "unknown"})
 			return
 		}
 		app, u := s.apps[login.appID], s.users[login.userID]
@@ -115,11 +115,8 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *applic
 	}
 
 	if s.fault(FaultCallbackError) {
-		q := "error=access_denied&error_reason=" + url.QueryEscape("login_prevented") +
-			"&error_description=" + url.QueryEscape(errorDescriptionMarkup)
-		if p.State != "" {
-			q += "&state=" + url.QueryEscape(p.State)
-		}
+		// Without iss, so that the application's iss check is not what refuses it.
+		q := errorQuery(&oauthError{"access_denied", errorDescriptionMarkup, "login_prevented"}, p.State)
 		http.Redirect(w, r, withQuery(p.RedirectURI, q), http.StatusFound)
 		return
 	}

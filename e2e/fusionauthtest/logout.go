@@ -15,7 +15,7 @@ import (
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
-			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "Malformed form.", "invalid_request"})
+			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "Malformed form.", "unknown"})
 			return
 		}
 		clientID := r.Form.Get("client_id")

@@ -32,7 +32,7 @@ func clientCredentials(r *http.Request) (id, secret string, basic bool) {
 func (s *Server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
-			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form.", "invalid_request"})
+			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "Malformed form.", "unknown"})
 			return
 		}
 		s.mu.Lock()
@@ -50,21 +50,21 @@ func (s *Server) handleToken() http.Handler {
 		defer s.mu.Unlock()
 		clientID, secret, basic := clientCredentials(r)
 		app := s.apps[clientID]
-		refuseClient := func(description, reason string) {
+		refuseClient := func(e oauthError) {
 			if basic {
 				w.Header().Set("WWW-Authenticate", "Basic")
 			}
-			writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_client", description, reason})
+			writeOAuthError(w, http.StatusUnauthorized, e)
 		}
 		switch {
 		case clientID == "" || (app != nil && secret == "" && !clientAuthenticationOptional(app, r.PostForm)):
-			refuseClient("Client authentication is required.", "client_authentication_missing")
+			refuseClient(oauthError{"invalid_client", "Client authentication is required.", "client_authentication_missing"})
 			return
 		case app == nil:
-			refuseClient("Invalid client_id "+clientID, "invalid_client_id")
+			refuseClient(oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
 			return
 		case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
-			refuseClient("Invalid client authentication credentials.", "invalid_client_authentication")
+			refuseClient(oauthError{"invalid_client", "Invalid client authentication credentials.", "invalid_client_authentication"})
 			return
 		}
 
@@ -139,15 +139,16 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 		body["refresh_token_id"] = rt.id
 	}
 
+	w.Header().Set("Cache-Control", "no-store")
 	switch {
 	case s.fault(FaultTokenResponseError):
-		body = map[string]any{"error": "server_error", "error_description": "Something went wrong.", "error_reason": "unknown"}
+		writeJSON(w, http.StatusOK, oauthError{"server_error", "Something went wrong.", "unknown"})
+		return
 	case s.fault(FaultTokenResponseNoIDToken):
 		delete(body, "id_token")
 	case s.fault(FaultTokenResponseDPoP):
 		body["token_type"] = "DPoP"
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, body)
 }
 
