@@ -1,9 +1,7 @@
 package fusionauthtest
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
@@ -43,15 +41,20 @@ func readAuthorizeParams(v url.Values) authorizeParams {
 // redirect_uri is answered with an error page (never a redirect to an
 // unverified URL); other errors go back to the redirect_uri. The caller holds s.mu.
 func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redirect *oauthError) {
+	// A missing redirect_uri is named before anything about the client
+	// (LIKELY, third reading, item 10).
 	switch app = s.apps[p.ClientID]; {
+	case p.RedirectURI == "":
+		return nil, &oauthError{"invalid_request", "The request is missing a required parameter: redirect_uri", "missing_redirect_uri"}, nil
 	case p.ClientID == "":
 		return nil, &oauthError{"invalid_request", "The request is missing a required parameter: client_id", "missing_client_id"}, nil
 	case app == nil:
 		return nil, &oauthError{"invalid_client", "Invalid client_id " + p.ClientID, "invalid_client_id"}, nil
-	case p.RedirectURI == "":
-		return nil, &oauthError{"invalid_request", "The request is missing a required parameter: redirect_uri", "missing_redirect_uri"}, nil
 	case !app.redirectAllowed(p.RedirectURI):
 		return nil, &oauthError{"invalid_request", "Invalid redirection uri " + p.RedirectURI, "invalid_redirect_uri"}, nil
+	case p.ResponseType == "":
+		// LIKELY, third reading, item 10.
+		return app, nil, &oauthError{"invalid_request", "The request is missing a required parameter: response_type", "missing_response_type"}
 	case p.ResponseType != "code":
 		return app, nil, &oauthError{"unsupported_response_type", "Parameter response_type must be code.", "invalid_response_type"}
 	case !app.grantEnabled("authorization_code"):
@@ -80,10 +83,11 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 	return app, nil, nil
 }
 
-// wellFormedChallenge: an S256 challenge is 43 characters of base64url.
+// wellFormedChallenge is RFC 7636's rule for a code_challenge, the same as for
+// a verifier: 43 to 128 unreserved characters (CERTAIN for the RFC, LIKELY for
+// FusionAuth: third reading, item 10). An S256 challenge is always 43.
 func wellFormedChallenge(challenge string) bool {
-	decoded, err := base64.RawURLEncoding.DecodeString(challenge)
-	return err == nil && len(challenge) == 43 && len(decoded) == sha256.Size
+	return wellFormedVerifier(challenge)
 }
 
 func (s *Server) pkceRequired(app *application) bool {

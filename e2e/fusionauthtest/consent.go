@@ -75,7 +75,15 @@ func (s *Server) handleConsent() http.Handler {
 		http.SetCookie(w, &http.Cookie{Name: loginCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		if login == nil || !s.now().Before(login.expires) || login.params.ClientID != r.URL.Query().Get("client_id") ||
 			s.apps[login.appID] == nil || s.users[login.userID] == nil {
-			renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "There is no login to continue. Start again from the application.", "unknown"})
+			// No login in progress: bad OAuth parameters get the error page,
+			// anything else goes back to the start of a login (LIKELY, third
+			// reading, item 7). The code_challenge is not among the consent
+			// step's parameters, so PKCE is left to /oauth2/authorize.
+			if _, page, _ := s.checkAuthorize(readAuthorizeParams(r.URL.Query())); page != nil {
+				renderError(w, http.StatusBadRequest, page)
+				return
+			}
+			http.Redirect(w, r, "/oauth2/authorize?"+r.URL.RawQuery, http.StatusFound)
 			return
 		}
 		app, u := s.apps[login.appID], s.users[login.userID]
@@ -85,8 +93,9 @@ func (s *Server) handleConsent() http.Handler {
 		case login.remember:
 			session = s.startSSOSession(w, u, login.authTime)
 		default:
-			// No SSO session, but the tokens still name one.
-			session = &ssoSession{id: newUUID(), userID: u.id, authTime: login.authTime}
+			// No SSO session, so nothing for an ID token's sid to name
+			// (LIKELY, third reading, item 6).
+			session = &ssoSession{userID: u.id, authTime: login.authTime}
 		}
 		s.finishLogin(w, r, app, login.params, u, session, login.authType)
 	})

@@ -50,12 +50,28 @@ func TestContractLoginGoesThroughConsent(t *testing.T) {
 // SSO session, so the next authorization request shows the form again.
 func TestContractKeepMeSignedInUnticked(t *testing.T) {
 	tg := newTarget(t)
-	c := newClient(t, testContext(t), tg)
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
 	b := newBrowser(t)
-	callback(t, tg, b.loginRemembering(t, tg, c.authorizeURL(newLoginRequest()), tg.User, tg.Password, false))
+	req := newLoginRequest()
+	q := callback(t, tg, b.loginRemembering(t, tg, c.authorizeURL(req), tg.User, tg.Password, false))
 	next := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 	assert.Equal(t, http.StatusOK, next.Status, "the login form again, not a redirect to %s", next.Location)
 	assert.Contains(t, next.Body, `id="loginId"`)
+
+	token, err := c.config.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.Verifier))
+	require.NoError(t, err, "exchange the code")
+	rawID, ok := token.Extra("id_token").(string)
+	require.True(t, ok, "id_token in the token response")
+	idToken, err := c.verifier.Verify(ctx, rawID)
+	require.NoError(t, err)
+	likely(t, tg, "the ID token of a login without an SSO session has a sid (third reading, item 6)", false, hasClaim(tokenClaims(t, idToken), "sid"))
+}
+
+// hasClaim reports whether claims has name, whatever its value.
+func hasClaim(claims map[string]any, name string) bool {
+	_, ok := claims[name]
+	return ok
 }
 
 // TestContractLoginRefusals: what FusionAuth answers instead of a code.
@@ -64,30 +80,36 @@ func TestContractLoginRefusals(t *testing.T) {
 		name string
 		// do returns the page FusionAuth answers, after its own redirects.
 		do       func(t *testing.T, tg target, c client, b browser) page
-		wantText string
+		wantText string // documented
 		// notText must not be on the page: a right password is not refused as a wrong one.
 		notText string
+		// The stand-in's model (LIKELY): the final status, and text on the page.
+		modelStatus int
+		modelText   string
 	}{
 		{
 			name: "wrong password",
 			do: func(t *testing.T, tg target, c client, b browser) page {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.User, "not-the-password")
 			},
-			wantText: "Invalid login credentials.",
+			wantText:    "Invalid login credentials.",
+			modelStatus: http.StatusOK,
 		},
 		{
 			name: "unknown user",
 			do: func(t *testing.T, tg target, c client, b browser) page {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), "nobody@example.com", tg.Password)
 			},
-			wantText: "Invalid login credentials.",
+			wantText:    "Invalid login credentials.",
+			modelStatus: http.StatusOK,
 		},
 		{
 			name: "user not registered to the application",
 			do: func(t *testing.T, tg target, c client, b browser) page {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.Unregistered, tg.Password)
 			},
-			notText: "Invalid login credentials.",
+			notText:     "Invalid login credentials.",
+			modelStatus: http.StatusOK,
 		},
 		{
 			name: "unregistered redirect URI",
@@ -95,7 +117,8 @@ func TestContractLoginRefusals(t *testing.T) {
 				c.config.RedirectURL = "http://localhost:5000/not-registered"
 				return b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 			},
-			wantText: "invalid_redirect_uri",
+			wantText:    "your request was malformed",
+			modelStatus: http.StatusBadRequest, modelText: "invalid_redirect_uri",
 		},
 		{
 			name: "unknown client id",
@@ -103,7 +126,8 @@ func TestContractLoginRefusals(t *testing.T) {
 				c.config.ClientID = "00000000-0000-4000-8000-000000000000"
 				return b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 			},
-			wantText: "invalid_client_id",
+			wantText:    "your request was malformed",
+			modelStatus: http.StatusBadRequest, modelText: "invalid_client_id",
 		},
 	}
 	tg := newTarget(t)
@@ -111,7 +135,10 @@ func TestContractLoginRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.do(t, tg, c, newBrowser(t))
-			assert.Less(t, p.Status, 500, "a refusal, not a server error; body:\n%s", p.Body)
+			likely(t, tg, tt.name+": status", tt.modelStatus, p.Status)
+			if tt.modelText != "" {
+				likely(t, tg, tt.name+": the page names "+tt.modelText, true, strings.Contains(p.Body, tt.modelText))
+			}
 			if p.Status >= 300 && p.Status < 400 {
 				assert.NotContains(t, p.Location, "code=", "no code for %s", tt.name)
 				assert.False(t, strings.HasPrefix(p.Location, tg.RedirectURL), "not sent back to the app; Location %s", p.Location)
@@ -130,7 +157,7 @@ func TestContractLoginRefusals(t *testing.T) {
 func TestContractErrorPageWording(t *testing.T) {
 	tg := newTarget(t)
 	p := newBrowser(t).get(t, tg.URL+"/oauth2/authorize?client_id=00000000-0000-4000-8000-000000000000&response_type=code")
-	assert.Less(t, p.Status, 500)
+	likely(t, tg, "status of the error page", http.StatusBadRequest, p.Status)
 	assert.Regexp(t, `(?i)sorry, your request was malformed`, p.Body)
 }
 
@@ -195,9 +222,68 @@ func TestContractAuthorizeErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := authorize(t, edit)
-			assert.Less(t, p.Status, 500)
 			assert.NotContains(t, p.Location, "code=", "no code")
 			likely(t, tg, name+" gets an error page, not a redirect", true, p.Status >= 400 && p.Status < 500)
+		})
+	}
+
+	// Third reading, item 10 (LIKELY).
+	t.Run("no response_type", func(t *testing.T) {
+		p := authorize(t, func(q url.Values) { q.Del("response_type") })
+		assert.NotContains(t, p.Location, "code=", "no code")
+		likely(t, tg, "a missing response_type is sent back to the application (third reading, item 10)", http.StatusFound, p.Status)
+		q := redirectQuery(t, p)
+		likely(t, tg, "error of a missing response_type (third reading, item 10)", "invalid_request", q.Get("error"))
+		likely(t, tg, "error_reason of a missing response_type (third reading, item 10)", "missing_response_type", q.Get("error_reason"))
+	})
+	t.Run("no redirect_uri and no client_id", func(t *testing.T) {
+		p := authorize(t, func(q url.Values) { q.Del("redirect_uri"); q.Del("client_id") })
+		assert.NotContains(t, p.Location, "code=", "no code")
+		likely(t, tg, "the missing redirect_uri is named before the client_id (third reading, item 10)", true, strings.Contains(p.Body, "missing_redirect_uri"))
+	})
+	t.Run("a code_challenge of 128 characters", func(t *testing.T) {
+		p := authorize(t, func(q url.Values) { q.Set("code_challenge", strings.Repeat("A1-._~", 21)+"xy") })
+		likely(t, tg, "a 128-character code_challenge gets the login page (third reading, item 10)", http.StatusOK, p.Status)
+	})
+}
+
+// redirectQuery is the query of p's Location, empty when it does not redirect.
+func redirectQuery(t testing.TB, p page) url.Values {
+	t.Helper()
+	loc, err := url.Parse(p.Location)
+	require.NoError(t, err, "Location %q", p.Location)
+	return loc.Query()
+}
+
+// TestContractConsentWithoutALogin: the consent step with no login in
+// progress never gives a code; FusionAuth sends the browser back to the start
+// of a login, or shows its error page for bad parameters (LIKELY, third
+// reading, item 7).
+func TestContractConsentWithoutALogin(t *testing.T) {
+	tg := newTarget(t)
+	tests := []struct {
+		name        string
+		query       url.Values
+		modelStatus int
+		modelPath   string // where the redirect goes, "" for a page
+	}{
+		{"the parameters of a login", url.Values{"client_id": {tg.ClientID}, "redirect_uri": {tg.RedirectURL}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}},
+			http.StatusFound, "/oauth2/authorize"},
+		{"an unknown client", url.Values{"client_id": {"00000000-0000-4000-8000-000000000000"}, "redirect_uri": {tg.RedirectURL}, "response_type": {"code"}},
+			http.StatusBadRequest, ""},
+		{"a redirect_uri that is not authorized", url.Values{"client_id": {tg.ClientID}, "redirect_uri": {"https://evil.example.com/callback"}, "response_type": {"code"}},
+			http.StatusBadRequest, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newBrowser(t).get(t, tg.URL+"/oauth2/consent?"+tt.query.Encode())
+			assert.NotContains(t, p.Location, "code=", "no code without a login")
+			likely(t, tg, tt.name+": status (third reading, item 7)", tt.modelStatus, p.Status)
+			path := ""
+			if loc, err := url.Parse(p.Location); err == nil && p.Location != "" {
+				path = loc.Path
+			}
+			likely(t, tg, tt.name+": redirect (third reading, item 7)", tt.modelPath, path)
 		})
 	}
 }

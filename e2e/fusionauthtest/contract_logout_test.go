@@ -3,6 +3,7 @@ package fusionauthtest_test
 // Contract tests of logout: the end-session endpoint and the Logout API.
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -70,9 +71,10 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 		case strings.HasPrefix(frame.String(), tg.LogoutURL):
 			framedApp = true
 		case frame.Path == "/admin/single-logout":
+			// Its plain logoutURL (LIKELY, third reading, item 5).
 			framedAdmin = true
-			likely(t, tg, "the admin application's iframe carries iss", tg.URL, frame.Query().Get("iss"))
-			likely(t, tg, "the admin application's iframe carries sid", true, frame.Query().Get("sid") != "")
+			likely(t, tg, "the admin application's iframe carries iss (third reading, item 5)", "", frame.Query().Get("iss"))
+			likely(t, tg, "the admin application's iframe carries sid (third reading, item 5)", false, frame.Query().Has("sid"))
 		}
 	}
 	likely(t, tg, "the application the page redirects to is also framed", false, framedApp)
@@ -103,12 +105,20 @@ func TestContractLogoutRequests(t *testing.T) {
 	hint := token.Extra("id_token").(string)
 	tampered := hint[:len(hint)-4] + "AAAA"
 
+	idToken, err := c.verifier.Verify(ctx, hint)
+	require.NoError(t, err)
+	hintSID, _ := tokenClaims(t, idToken)["sid"].(string)
+	require.NotEmpty(t, hintSID, "a login with \"Keep me signed in\" has an SSO session for the hint to name")
+
+	// All modelled (LIKELY): "Where the stand-in was found to differ", item 11,
+	// and the third reading, item 5.
 	tests := []struct {
-		name       string
-		params     url.Values
-		wantStatus int // modelled (LIKELY)
-		wantReason string
-		wantTarget string
+		name        string
+		params      url.Values
+		wantStatus  int
+		wantReason  string
+		wantTarget  string // a redirect's Location
+		wantRefresh string // the "Logging out" page's meta refresh
 	}{
 		{name: "no client_id and no hint", params: url.Values{"post_logout_redirect_uri": {tg.LogoutURL}},
 			wantStatus: http.StatusFound, wantTarget: "/"},
@@ -116,21 +126,42 @@ func TestContractLogoutRequests(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
 		{name: "a hint for another client", params: url.Values{"client_id": {"3c219e58-ed0e-4b18-ad48-f4f92793ae32"}, "id_token_hint": {hint}},
 			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
+		{name: "no post_logout_redirect_uri (third reading, item 5)", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {hint}, "state": {"s"}},
+			wantStatus: http.StatusOK, wantRefresh: tg.LogoutURL + "?" + "iss=" + url.QueryEscape(tg.URL) + "&sid=" + url.QueryEscape(hintSID) + "&state=s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newBrowser(t).get(t, tg.URL+"/oauth2/logout?"+tt.params.Encode())
-			assert.Less(t, p.Status, 500, "a clear answer, not a server error")
-			assert.NotEqual(t, tg.LogoutURL, p.Location, "never sent to post_logout_redirect_uri here")
 			likely(t, tg, tt.name+": status", tt.wantStatus, p.Status)
 			if tt.wantTarget != "" {
 				likely(t, tg, tt.name+": redirect target", tt.wantTarget, p.Location)
+			}
+			if tt.wantRefresh != "" {
+				likely(t, tg, tt.name+": the page's final redirect", tt.wantRefresh, metaRefreshURL(p.Body))
 			}
 			if tt.wantReason != "" {
 				likely(t, tg, tt.name+": the error page names "+tt.wantReason, true, strings.Contains(p.Body, tt.wantReason))
 			}
 		})
 	}
+}
+
+var metaRefresh = regexp.MustCompile(`(?i)<meta[^>]*http-equiv="refresh"[^>]*content="[^"]*url=([^"]*)"`)
+
+// metaRefreshURL is where a page's meta refresh goes, "" without one.
+func metaRefreshURL(body string) string {
+	m := metaRefresh.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// refreshWorks reports whether the refresh grant accepts refreshToken.
+func refreshWorks(t testing.TB, c client, refreshToken string) bool {
+	t.Helper()
+	status, _ := refreshRaw(t, c, refreshToken)
+	return status == http.StatusOK
 }
 
 // postLogoutAPI calls the Logout API, POST /api/logout, with no API key, and
@@ -158,19 +189,28 @@ func TestContractLogoutAPIRevokesTheRefreshToken(t *testing.T) {
 	tests := []struct {
 		name string
 		call func(t *testing.T, tg target, refreshToken string) page
+		// documented: the query string (FusionAuth's own clients), the JSON
+		// body and the cookie; the rest only as the stand-in models it.
+		documented bool
 	}{
 		{"query string", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, url.Values{"global": {"false"}, "refreshToken": {rt}}, "", "", nil)
-		}},
+		}, true},
 		{"form body", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, nil, "application/x-www-form-urlencoded", url.Values{"refreshToken": {rt}}.Encode(), nil)
-		}},
+		}, false},
 		{"JSON body", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, nil, "application/json", `{"global":false,"refreshToken":"`+rt+`"}`, nil)
-		}},
+		}, true},
 		{"refresh_token cookie", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, nil, "", "", &http.Cookie{Name: "refresh_token", Value: rt})
-		}},
+		}, true},
+		{"X-FusionAuth-TenantId of another tenant (third reading, item 8)", func(t *testing.T, tg target, rt string) page {
+			req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, tg.URL+"/api/logout?"+url.Values{"refreshToken": {rt}}.Encode(), nil)
+			require.NoError(t, err)
+			req.Header.Set("X-FusionAuth-TenantId", "00000000-0000-4000-8000-00000000a7e1")
+			return newBrowser(t).do(t, req)
+		}, false},
 	}
 	tg := newTarget(t)
 	c := newClient(t, testContext(t), tg)
@@ -178,6 +218,12 @@ func TestContractLogoutAPIRevokesTheRefreshToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			token := logInForTokens(t, c, newBrowser(t))
 			p := tt.call(t, tg, token.RefreshToken)
+			if !tt.documented {
+				likely(t, tg, tt.name+": status", http.StatusOK, p.Status)
+				likely(t, tg, tt.name+": body", "", p.Body)
+				likely(t, tg, tt.name+": the refresh token is revoked", true, !refreshWorks(t, c, token.RefreshToken))
+				return
+			}
 			assert.Equal(t, http.StatusOK, p.Status, "POST /api/logout")
 			assert.Empty(t, p.Body, "the Logout API answers with no body")
 			requireRefreshRefused(t, c, token.RefreshToken, "revoked through the Logout API by "+tt.name)

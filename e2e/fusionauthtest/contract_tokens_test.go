@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
@@ -69,11 +70,12 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	id := tokenClaims(t, idToken)
 	assert.Equal(t, req.Nonce, id["nonce"])
 	assert.Equal(t, tg.User, id["email"])
-	assert.Equal(t, true, id["email_verified"])
+	assert.Contains(t, id, "email_verified", "scope email gives email_verified")
+	likely(t, tg, "email_verified of a user the kickstart made with skipVerification", true, id["email_verified"])
 	assert.NotEmpty(t, id["given_name"], "profile scope gives name claims")
 	assert.NotEmpty(t, id["sid"])
 	assert.Equal(t, leftHalfHash(q.Get("code")), id["c_hash"], "c_hash of the code")
-	assert.Equal(t, "PASSWORD", id["authenticationType"])
+	likely(t, tg, "authenticationType of a password login", "PASSWORD", id["authenticationType"])
 	assert.NotContains(t, id, "roles", "no roles in the ID token")
 
 	// The access token is a JWT the application verifies locally.
@@ -89,9 +91,16 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	}
 	assert.Equal(t, refreshTokenID, access["sid"], "the access token's sid is the refresh token's id")
 
-	// The header: gty, and the kid property of the application's key (not its id).
+	// gty moved from the JWT header to the payload between 1.61 and 1.69
+	// (LIKELY, third reading, item 1): neither place is asserted.
 	header := jwtHeader(t, token.AccessToken)
-	assert.Contains(t, header["gty"], "authorization_code", "gty in the JWT header")
+	gtyAt := "payload"
+	if !tg.atLeast(t, "1.69") {
+		gtyAt = "header"
+	}
+	likely(t, tg, "where the access token carries gty (third reading, item 1)", gtyAt, whereIs("gty", header, access))
+	likely(t, tg, "gty of a code grant's access token (third reading, item 1)", []any{"authorization_code"}, firstOf("gty", header, access))
+	// The header's kid is the kid property of the application's key, not its id.
 	status, app := adminRequest(t, tg, http.MethodGet, "/api/application/"+tg.ClientID, nil)
 	require.Equal(t, http.StatusOK, status)
 	keyID, _ := applicationField(app, "jwtConfiguration", "accessTokenKeyId").(string)
@@ -104,6 +113,9 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	require.NoError(t, err, "userinfo")
 	assert.Equal(t, idToken.Subject, info.Subject)
 	assert.Equal(t, tg.User, info.Email)
+	var infoClaims map[string]any
+	require.NoError(t, info.Claims(&infoClaims))
+	likely(t, tg, "userinfo's tid (third reading, item 9)", tg.TenantID, infoClaims["tid"])
 
 	status, body := refreshRaw(t, c, token.RefreshToken)
 	require.Equal(t, http.StatusOK, status, "refresh: %v", body)
@@ -113,13 +125,46 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	refreshedID, err := c.verifier.Verify(ctx, rawRefreshedID)
 	require.NoError(t, err, "verify the refreshed ID token")
 	assert.Equal(t, idToken.Subject, refreshedID.Subject)
-	// Sources disagree whether a Reusable refresh answers with the refresh token.
-	likely(t, tg, "the refresh_token of a Reusable refresh", "the same", sameOrNot(token.RefreshToken, body["refresh_token"]))
-	likely(t, tg, "the refresh_token_id of a Reusable refresh", "the same", sameOrNot(refreshTokenID, body["refresh_token_id"]))
+	likely(t, tg, "authenticationType of a refreshed ID token (third reading, item 3)", "REFRESH_TOKEN", tokenClaims(t, refreshedID)["authenticationType"])
+	rawRefreshedAccess, _ := body["access_token"].(string)
+	refreshedAccess, err := c.verifier.Verify(ctx, rawRefreshedAccess)
+	require.NoError(t, err, "verify the refreshed access token")
+	refreshedClaims := tokenClaims(t, refreshedAccess)
+	likely(t, tg, "authenticationType of a refreshed access token (third reading, item 3)", "REFRESH_TOKEN", refreshedClaims["authenticationType"])
+	likely(t, tg, "gty of a refreshed access token (third reading, item 1)", []any{"authorization_code", "refresh_token"},
+		firstOf("gty", jwtHeader(t, rawRefreshedAccess), refreshedClaims))
+	// Sources disagree whether a Reusable refresh answers with the refresh
+	// token ("Where the stand-in was found to differ", item 14); the third
+	// reading, item 4, says it does, with its id.
+	likely(t, tg, "the refresh_token of a Reusable refresh (third reading, item 4)", "the same", sameOrNot(token.RefreshToken, body["refresh_token"]))
+	likely(t, tg, "the refresh_token_id of a Reusable refresh (third reading, item 4)", "the same", sameOrNot(refreshTokenID, body["refresh_token_id"]))
 
 	status, _ = adminRequest(t, tg, http.MethodDelete, "/api/jwt/refresh?token="+url.QueryEscape(token.RefreshToken), nil)
 	require.Equal(t, http.StatusOK, status, "revoke the refresh token")
 	requireRefreshRefused(t, c, token.RefreshToken, "revoked with DELETE /api/jwt/refresh")
+}
+
+// whereIs says where a JWT carries claim: "header", "payload", "both" or "neither".
+func whereIs(claim string, header, payload map[string]any) string {
+	_, inHeader := header[claim]
+	_, inPayload := payload[claim]
+	switch {
+	case inHeader && inPayload:
+		return "both"
+	case inHeader:
+		return "header"
+	case inPayload:
+		return "payload"
+	}
+	return "neither"
+}
+
+// firstOf is claim's value in the payload, else in the header, else nil.
+func firstOf(claim string, header, payload map[string]any) any {
+	if v, ok := payload[claim]; ok {
+		return v
+	}
+	return header[claim]
 }
 
 // sameOrNot describes a value against the one before it without printing
@@ -145,18 +190,23 @@ func TestContractUserinfoErrors(t *testing.T) {
 		}
 		return newBrowser(t).do(t, req)
 	}
+	// Userinfo answers only for an access token whose scope has openid, so
+	// these are refused; how is LIKELY ("Where the stand-in was found to
+	// differ", item 9, and the third reading, item 9).
 	t.Run("no Authorization header", func(t *testing.T) {
 		p := call(t, "")
-		assert.True(t, p.Status == http.StatusUnauthorized || p.Status == http.StatusBadRequest, "status %d", p.Status)
+		assert.NotEqual(t, http.StatusOK, p.Status, "refused")
 		likely(t, tg, "status without a token", http.StatusUnauthorized, p.Status)
 		likely(t, tg, "body without a token", "", p.Body)
 	})
 	t.Run("a token that is no JWT", func(t *testing.T) {
 		p := call(t, "Bearer not-a-token")
-		assert.True(t, p.Status == http.StatusUnauthorized || p.Status == http.StatusBadRequest, "status %d", p.Status)
+		assert.NotEqual(t, http.StatusOK, p.Status, "refused")
 		likely(t, tg, "status for an invalid token", http.StatusBadRequest, p.Status)
 		var e map[string]any
-		likely(t, tg, "an invalid token gets a JSON OAuth error", true, json.Unmarshal([]byte(p.Body), &e) == nil && e["error"] != nil)
+		_ = json.Unmarshal([]byte(p.Body), &e) // a body that is not JSON leaves e empty, which likely reports
+		likely(t, tg, "error for an invalid token (third reading, item 9)", "invalid_token", e["error"])
+		likely(t, tg, "error_reason for an invalid token (third reading, item 9)", "access_token_invalid", e["error_reason"])
 	})
 }
 
@@ -166,9 +216,11 @@ func TestContractTokenRefusals(t *testing.T) {
 	tests := []struct {
 		name string
 		// exchange spends a fresh code the way the case needs.
-		exchange   func(t *testing.T, c client, code string, req loginRequest) error
-		wantStatus int    // 0 where FusionAuth's status is not pinned down
-		wantError  string // documented; "" where it is not
+		exchange func(t *testing.T, c client, code string, req loginRequest) error
+		// Documented ("Where the stand-in was found to differ", item 5); 0 or ""
+		// where only the stand-in's model says (item 3, LIKELY).
+		wantStatus int
+		wantError  string
 		wantReason string
 		// The stand-in's model (LIKELY): status, error, reason, and whether the
 		// code still works with the right request afterwards.
@@ -203,7 +255,6 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
 				return err
 			},
-			wantStatus:  http.StatusBadRequest,
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
 		},
 		{
@@ -212,7 +263,6 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption("too-short"))
 				return err
 			},
-			wantStatus:  http.StatusBadRequest,
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "invalid_pkce_code_verifier", modelCodeUsable: true,
 		},
 		{
@@ -231,7 +281,6 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err = c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus:  http.StatusBadRequest,
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
 		},
 		{
@@ -240,7 +289,6 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), "made-up-code", oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus:  http.StatusBadRequest,
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found", modelCodeUsable: true,
 		},
 		{
@@ -250,7 +298,6 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus:  http.StatusBadRequest,
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
 		},
 		{
@@ -260,7 +307,6 @@ func TestContractTokenRefusals(t *testing.T) {
 				_, err := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
 				return err
 			},
-			wantStatus:  http.StatusBadRequest,
 			modelStatus: http.StatusBadRequest, modelError: "invalid_grant", modelReason: "invalid_redirect_uri", modelCodeUsable: true,
 		},
 	}
@@ -271,6 +317,8 @@ func TestContractTokenRefusals(t *testing.T) {
 			code, req := logIn(t, c, newBrowser(t))
 			err := tt.exchange(t, c, code, req)
 			require.Error(t, err, "the token endpoint must refuse: %s", tt.name)
+			// Documented for every refusal: 400 or 401 with error,
+			// error_description and error_reason.
 			te := asTokenError(t, err)
 			assert.True(t, te.Status == http.StatusBadRequest || te.Status == http.StatusUnauthorized, "status %d", te.Status)
 			if tt.wantStatus != 0 {
@@ -313,4 +361,57 @@ func logInForTokens(t testing.TB, c client, b browser) *oauth2.Token {
 	require.NoError(t, err, "exchange the code")
 	require.NotEmpty(t, token.RefreshToken, "offline_access gives a refresh token")
 	return token
+}
+
+// TestContractOneTimeUseRefresh: under OneTimeUse a refresh answers with a new
+// refresh token and the used one is refused; the refresh token keeps its id,
+// and so the access token its sid (LIKELY, third reading, item 4).
+func TestContractOneTimeUseRefresh(t *testing.T) {
+	tg := newTarget(t)
+	setPolicy := func(policy string) int {
+		status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+			"application": map[string]any{"jwtConfiguration": map[string]any{"refreshTokenUsagePolicy": policy}},
+		})
+		return status
+	}
+	require.Equal(t, http.StatusOK, setPolicy("OneTimeUse"), "PATCH refreshTokenUsagePolicy")
+	t.Cleanup(func() { assert.Equal(t, http.StatusOK, setPolicy("Reusable"), "restore FusionAuth's default policy") })
+
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+	token := logInForTokens(t, c, newBrowser(t))
+	firstID, _ := token.Extra("refresh_token_id").(string)
+	require.NotEmpty(t, firstID, "refresh_token_id")
+
+	status, body := refreshRaw(t, c, token.RefreshToken)
+	require.Equal(t, http.StatusOK, status, "refresh: %v", body)
+	next, _ := body["refresh_token"].(string)
+	require.NotEmpty(t, next, "OneTimeUse: a new refresh token")
+	assert.NotEqual(t, token.RefreshToken, next, "OneTimeUse: a new refresh token")
+	likely(t, tg, "the refresh_token_id of a OneTimeUse refresh (third reading, item 4)", "the same", sameOrNot(firstID, body["refresh_token_id"]))
+	rawAccess, _ := body["access_token"].(string)
+	access, err := c.verifier.Verify(ctx, rawAccess)
+	require.NoError(t, err, "verify the refreshed access token")
+	likely(t, tg, "the sid of a OneTimeUse refresh's access token (third reading, item 4)", "the same", sameOrNot(firstID, tokenClaims(t, access)["sid"]))
+
+	requireRefreshRefused(t, c, token.RefreshToken, "used once under OneTimeUse")
+	status, body = refreshRaw(t, c, next)
+	assert.Equal(t, http.StatusOK, status, "the new refresh token works: %v", body)
+}
+
+// TestContractAccessTokenWithoutRefreshToken: without offline_access there is
+// no refresh token, and so nothing for the access token's sid to name (LIKELY,
+// third reading, item 6).
+func TestContractAccessTokenWithoutRefreshToken(t *testing.T) {
+	tg := newTarget(t)
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+	c.config.Scopes = []string{oidc.ScopeOpenID, "email", "profile"}
+	code, req := logIn(t, c, newBrowser(t))
+	token, err := c.config.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
+	require.NoError(t, err, "exchange the code")
+	likely(t, tg, "a refresh token without offline_access", false, token.RefreshToken != "")
+	access, err := c.verifier.Verify(ctx, token.AccessToken)
+	require.NoError(t, err, "verify the access token as a JWT")
+	likely(t, tg, "the access token of a login without a refresh token has a sid (third reading, item 6)", false, hasClaim(tokenClaims(t, access), "sid"))
 }

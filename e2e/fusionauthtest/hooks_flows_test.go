@@ -58,6 +58,7 @@ func TestAuthorizeErrorsGoBackToTheApplication(t *testing.T) {
 		{"PKCE is required", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request", "missing_code_challenge"},
 		{"unknown scope", func(q url.Values) { q.Set("scope", "openid admin") }, "invalid_scope", "unknown_scope"},
 		{"implicit flow", func(q url.Values) { q.Set("response_type", "token") }, "unsupported_response_type", "invalid_response_type"},
+		{"no response_type (third reading, item 10)", func(q url.Values) { q.Del("response_type") }, "invalid_request", "missing_response_type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,14 +211,49 @@ func TestTokenRefusalHeaders(t *testing.T) {
 	assert.Equal(t, "Basic", p.Header.Get("WWW-Authenticate"))
 }
 
-// TestConsentNeedsALogin: the consent step without a login behind it is an
-// error page, never a code.
+// TestConsentNeedsALogin: the consent step without a login behind it never
+// gives a code: bad OAuth parameters get the error page, good ones go back to
+// /oauth2/authorize, as they are (third reading, item 7).
 func TestConsentNeedsALogin(t *testing.T) {
 	tg := stub(t)
-	p := newBrowser(t).get(t, tg.URL+"/oauth2/consent?client_id="+tg.ClientID)
-	assert.Equal(t, http.StatusBadRequest, p.Status)
-	assert.Empty(t, p.Location)
-	assert.Contains(t, p.Body, "We're sorry")
+	login := url.Values{"client_id": {tg.ClientID}, "redirect_uri": {tg.RedirectURL}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
+	tests := []struct {
+		name       string
+		query      url.Values
+		wantStatus int
+		wantReason string // on the error page
+	}{
+		{"a login's parameters", login, http.StatusFound, ""},
+		{"no redirect_uri", url.Values{"client_id": {tg.ClientID}}, http.StatusBadRequest, "missing_redirect_uri"},
+		{"an unknown client", url.Values{"client_id": {"nobody"}, "redirect_uri": {tg.RedirectURL}}, http.StatusBadRequest, "invalid_client_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newBrowser(t).get(t, tg.URL+"/oauth2/consent?"+tt.query.Encode())
+			assert.Equal(t, tt.wantStatus, p.Status)
+			if tt.wantReason != "" {
+				assert.Empty(t, p.Location)
+				assert.Contains(t, p.Body, "We're sorry")
+				assert.Contains(t, p.Body, tt.wantReason)
+				return
+			}
+			assert.Equal(t, "/oauth2/authorize?"+tt.query.Encode(), p.Location)
+		})
+	}
+
+	t.Run("a login for another client", func(t *testing.T) {
+		b := newBrowser(t)
+		c := newClient(t, testContext(t), tg)
+		form := loginForm(t, b.get(t, c.authorizeURL(newLoginRequest())).Body)
+		form.Set("loginId", tg.User)
+		form.Set("password", tg.Password)
+		post := b.postForm(t, tg.URL+"/oauth2/authorize", form)
+		require.Equal(t, http.StatusFound, post.Status)
+		other := url.Values{"client_id": {fusionauthtest.FusionAuthApplicationID}, "redirect_uri": {"/admin/login"}, "response_type": {"code"}}
+		p := b.get(t, tg.URL+"/oauth2/consent?"+other.Encode())
+		assert.Equal(t, http.StatusFound, p.Status)
+		assert.Equal(t, "/oauth2/authorize?"+other.Encode(), p.Location, "no code for the admin application from Changebank's login")
+	})
 }
 
 // TestRefreshTokenUsagePolicy: Reusable (the default) keeps the refresh token;
@@ -249,7 +285,8 @@ func TestRefreshTokenUsagePolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tg := tt.setUp(t)
 			c := newClient(t, testContext(t), tg)
-			first := logInForTokens(t, c, newBrowser(t)).RefreshToken
+			token := logInForTokens(t, c, newBrowser(t))
+			first := token.RefreshToken
 
 			status, body := refreshRaw(t, c, first)
 			require.Equal(t, http.StatusOK, status, "first refresh: %v", body)
@@ -262,7 +299,7 @@ func TestRefreshTokenUsagePolicy(t *testing.T) {
 			}
 			require.NotEmpty(t, next, "OneTimeUse: a new refresh token")
 			assert.NotEqual(t, first, next)
-			assert.NotEmpty(t, body["refresh_token_id"], "with its id")
+			assert.Equal(t, token.Extra("refresh_token_id"), body["refresh_token_id"], "the same id (third reading, item 4)")
 
 			status, body = refreshRaw(t, c, first)
 			assert.Equal(t, http.StatusBadRequest, status, "OneTimeUse: the used refresh token is refused")
@@ -307,4 +344,62 @@ func TestLogoutAPIIsRecorded(t *testing.T) {
 	requests := tg.Stub.Requests()
 	require.Equal(t, 1, countRequests(requests, http.MethodPost, "/api/logout"), "POST /api/logout is recorded")
 	assert.Equal(t, token.RefreshToken, requests[0].Query.Get("refreshToken"))
+}
+
+// TestLogoutPageFramesTheOtherApplications: the "Logging out" page frames
+// every other application's logout URL; the FusionAuth admin application's as
+// it is, the others told the issuer and the session when the id_token_hint
+// names one (third reading, item 5).
+func TestLogoutPageFramesTheOtherApplications(t *testing.T) {
+	const otherLogout = "http://other.example/logout"
+	tg := stubWithKickstart(t, func(ks string) string {
+		return strings.Replace(ks, `"requests": [`, `"requests": [
+    {"method": "POST", "url": "/api/application/00000000-0000-4000-8000-0000000000a5",
+     "body": {"application": {"name": "Other", "oauthConfiguration": {
+       "authorizedRedirectURLs": ["http://other.example/callback"], "logoutURL": "`+otherLogout+`"}}}},`, 1)
+	})
+	ctx := testContext(t)
+	c := newClient(t, ctx, tg)
+	idTokenOf := func(remember bool) (hint, sid string) {
+		req := newLoginRequest()
+		q := callback(t, tg, newBrowser(t).loginRemembering(t, tg, c.authorizeURL(req), tg.User, tg.Password, remember))
+		token, err := c.config.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(req.Verifier))
+		require.NoError(t, err)
+		hint = token.Extra("id_token").(string)
+		idToken, err := c.verifier.Verify(ctx, hint)
+		require.NoError(t, err)
+		sid, _ = tokenClaims(t, idToken)["sid"].(string)
+		return hint, sid
+	}
+	withSession, sid := idTokenOf(true)
+	require.NotEmpty(t, sid, "a login with an SSO session")
+	withoutSession, noSID := idTokenOf(false)
+	require.Empty(t, noSID, "a login without an SSO session")
+
+	tests := []struct {
+		name      string
+		hint      string
+		wantOther string
+	}{
+		{"a hint that names a session", withSession, otherLogout + "?iss=" + url.QueryEscape(tg.URL) + "&sid=" + url.QueryEscape(sid)},
+		{"a hint without a session", withoutSession, otherLogout},
+		{"no hint", "", otherLogout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := url.Values{"client_id": {tg.ClientID}, "post_logout_redirect_uri": {tg.LogoutURL}}
+			if tt.hint != "" {
+				q.Set("id_token_hint", tt.hint)
+			}
+			p := newBrowser(t).get(t, tg.URL+"/oauth2/logout?"+q.Encode())
+			require.Equal(t, http.StatusOK, p.Status, "the Logging out page")
+			var frames []string
+			for _, f := range logoutFrames(t, p.Body) {
+				frames = append(frames, f.String())
+			}
+			assert.ElementsMatch(t, []string{tg.URL + "/admin/single-logout", tt.wantOther}, frames,
+				"the admin application plainly, the other one as wanted, not Changebank, which the page redirects to")
+			assert.Equal(t, tg.LogoutURL, metaRefreshURL(p.Body), "the page redirects to post_logout_redirect_uri")
+		})
+	}
 }

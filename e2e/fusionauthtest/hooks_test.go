@@ -100,6 +100,15 @@ func TestRotatedKeyIsTrustedOnlyWhenListed(t *testing.T) {
 	assert.Equal(t, http.StatusOK, logout().Status, "the old key, listed")
 }
 
+// userinfoAnswer calls userinfo with accessToken as the bearer token.
+func userinfoAnswer(t *testing.T, tg target, accessToken string) page {
+	t.Helper()
+	r, err := http.NewRequestWithContext(testContext(t), http.MethodGet, tg.URL+"/oauth2/userinfo", nil)
+	require.NoError(t, err)
+	r.Header.Set("Authorization", "Bearer "+accessToken)
+	return newBrowser(t).do(t, r)
+}
+
 // TestShortLivedAccessTokenIsRefreshed shortens the lifetime through the admin
 // API, as a test would against FusionAuth, and moves the clock past it.
 func TestShortLivedAccessTokenIsRefreshed(t *testing.T) {
@@ -119,17 +128,14 @@ func TestShortLivedAccessTokenIsRefreshed(t *testing.T) {
 	assert.InDelta(t, 60, time.Until(token.Expiry).Seconds(), 5, "expires_in follows the PATCH")
 
 	userinfo := func(tok *oauth2.Token) int {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.URL+"/oauth2/userinfo", nil)
-		require.NoError(t, err)
-		r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		resp, err := http.DefaultClient.Do(r)
-		require.NoError(t, err)
-		resp.Body.Close()
-		return resp.StatusCode
+		return userinfoAnswer(t, tg, tok.AccessToken).Status
 	}
 	assert.Equal(t, http.StatusOK, userinfo(token))
 	tg.Stub.Advance(61 * time.Second)
-	assert.Equal(t, http.StatusBadRequest, userinfo(token), "the access token has expired")
+	expired := userinfoAnswer(t, tg, token.AccessToken)
+	assert.Equal(t, http.StatusBadRequest, expired.Status, "the access token has expired")
+	// Third reading, item 9: expired is invalid, as malformed is.
+	assert.JSONEq(t, `{"error":"invalid_token","error_reason":"access_token_invalid","error_description":"The access token is invalid or expired."}`, expired.Body)
 
 	refreshed, err := c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()
 	require.NoError(t, err)

@@ -24,13 +24,18 @@ func (s *Server) handleLogout() http.Handler {
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		// The session the hint names, if it names one: the ID token of a
+		// login without an SSO session has no sid.
+		var hintSID string
 		if hint := r.Form.Get("id_token_hint"); hint != "" {
-			aud := s.audienceOf(hint)
+			c := s.idTokenHintClaims(hint)
+			aud := audience(c)
 			if aud == "" || (clientID != "" && clientID != aud) {
 				renderError(w, http.StatusBadRequest, &oauthError{"invalid_request", "The id_token_hint is invalid.", "invalid_id_token_hint"})
 				return
 			}
 			clientID = aud
+			hintSID, _ = c["sid"].(string)
 		}
 		app := s.apps[clientID]
 		if clientID != "" && app == nil {
@@ -42,11 +47,7 @@ func (s *Server) handleLogout() http.Handler {
 			return
 		}
 
-		var sessionID string
 		if cookie, err := r.Cookie(ssoCookieName); err == nil {
-			if session, ok := s.sessions[cookie.Value]; ok {
-				sessionID = session.id
-			}
 			delete(s.sessions, cookie.Value)
 		}
 		http.SetCookie(w, &http.Cookie{Name: ssoCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
@@ -56,51 +57,87 @@ func (s *Server) handleLogout() http.Handler {
 			http.Redirect(w, r, "/", http.StatusFound)
 			return
 		}
-		target := "/"
+		issuer := s.tenant.issuer()
+		target, redirect := "/", url.Values{}
 		switch {
 		case postLogout != "":
 			target = postLogout
 		case app.oauth.LogoutURL != "":
+			// The application's own logout URL is told whose session ended
+			// (LIKELY, third reading, item 5).
 			target = app.oauth.LogoutURL
+			redirect = sessionEnded(issuer, hintSID)
 		}
-		redirect := target
 		if state != "" {
-			redirect = withQuery(target, "state="+url.QueryEscape(state))
+			redirect.Set("state", state)
+		}
+		final := target
+		if len(redirect) > 0 {
+			final = withQuery(target, encodeInOrder(redirect, "iss", "sid", "state"))
 		}
 		if app.oauth.LogoutBehavior == "RedirectOnly" {
-			http.Redirect(w, r, redirect, http.StatusFound)
+			http.Redirect(w, r, final, http.StatusFound)
 			return
 		}
-		// The meta refresh reaches the target; the others are framed, told
-		// whose session ended.
-		base := baseURL(r)
-		var frames []string
-		for _, id := range s.appOrder {
-			u := s.apps[id].oauth.LogoutURL
-			if strings.HasPrefix(u, "/") {
-				u = base + u
-			}
-			if u == "" || u == target {
-				continue
-			}
-			u = withQuery(u, url.Values{"iss": {s.tenant.issuer()}, "sid": {sessionID}}.Encode())
-			if !slices.Contains(frames, u) {
-				frames = append(frames, u)
-			}
-		}
-		renderLoggingOut(w, loggingOutPage{Redirect: redirect, LogoutURLs: frames})
+		renderLoggingOut(w, loggingOutPage{Redirect: final, LogoutURLs: s.logoutFrames(baseURL(r), target, issuer, hintSID)})
 	})
 }
 
-// audienceOf reads the client id from an ID token this server signed with a
-// key the application trusts; an expired hint still names its client, as in
-// FusionAuth. The caller holds s.mu.
-func (s *Server) audienceOf(idToken string) string {
+// logoutFrames are the "Logging out" page's iframes: every application's
+// logout URL but the one the page redirects to, which the meta refresh
+// reaches. The FusionAuth admin application's is loaded as it is; the others
+// are told whose session ended when the id_token_hint named one (LIKELY, third
+// reading, item 5). The caller holds s.mu.
+func (s *Server) logoutFrames(base, target, issuer, sid string) []string {
+	var frames []string
+	for _, id := range s.appOrder {
+		u := s.apps[id].oauth.LogoutURL
+		if strings.HasPrefix(u, "/") {
+			u = base + u
+		}
+		if u == "" || u == target {
+			continue
+		}
+		if id != FusionAuthApplicationID && sid != "" {
+			u = withQuery(u, encodeInOrder(sessionEnded(issuer, sid), "iss", "sid"))
+		}
+		if !slices.Contains(frames, u) {
+			frames = append(frames, u)
+		}
+	}
+	return frames
+}
+
+// sessionEnded is the iss and, when known, sid a logout URL is told.
+func sessionEnded(issuer, sid string) url.Values {
+	v := url.Values{"iss": {issuer}}
+	if sid != "" {
+		v.Set("sid", sid)
+	}
+	return v
+}
+
+// encodeInOrder encodes v with its keys in FusionAuth's order, which
+// url.Values.Encode would sort.
+func encodeInOrder(v url.Values, keys ...string) string {
+	var parts []string
+	for _, k := range keys {
+		if v.Has(k) {
+			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(v.Get(k)))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// idTokenHintClaims are the claims of an ID token this server signed with a
+// key the application trusts, or nil; an expired hint still names its client
+// and session, as in FusionAuth. The caller holds s.mu.
+func (s *Server) idTokenHintClaims(idToken string) claims {
 	c, err := s.verifyPresented(idToken, true, false)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return audience(c)
+	return c
 }
 
 func audience(c claims) string {

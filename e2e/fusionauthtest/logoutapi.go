@@ -56,10 +56,10 @@ func (s *Server) handleLogoutAPI() http.Handler {
 			}
 		}
 
+		// The refresh token is found whatever X-FusionAuth-TenantId says
+		// (LIKELY, third reading, item 8).
 		s.mu.Lock()
-		if tenantID := r.Header.Get("X-FusionAuth-TenantId"); tenantID == "" || tenantID == s.tenant.id {
-			s.applyLogoutRequest(req)
-		}
+		s.applyLogoutRequest(req)
 		s.mu.Unlock()
 
 		for _, name := range []string{"access_token", "refresh_token"} {

@@ -13,7 +13,6 @@ type refreshToken struct {
 	scope     string
 	sessionID string // the SSO session the login came through, "" without one
 	authTime  time.Time
-	authType  string // the login's authenticationType
 	expires   time.Time
 }
 

@@ -125,7 +125,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 		app.oauth.GenerateRefreshTokens && app.grantEnabled("refresh_token") {
 		rt = &refreshToken{
 			id: newUUID(), clientID: app.id, userID: u.id, scope: code.scope, sessionID: code.sessionID,
-			authTime: code.authTime, authType: code.authType, expires: s.now().Add(s.refreshTimeToLive(app)),
+			authTime: code.authTime, expires: s.now().Add(s.refreshTimeToLive(app)),
 		}
 		req.refreshTokenID = rt.id
 	}
@@ -174,22 +174,23 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 		return
 	}
 	// Reusable (the default) answers with the same refresh token; OneTimeUse
-	// swaps it for a new one, so the used one is refused from now on.
+	// swaps the token string, so the used one is refused from now on, and
+	// keeps its id, and so the access token's sid (LIKELY, third reading, item 4).
 	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" {
 		s.revokeRefreshTokens(refreshTokenSelector{token: value})
-		next := *rt
-		next.id = newUUID()
-		rt = &next
 		value = s.storeRefreshToken(rt)
 	}
 	body, err := s.tokenResponse(tokenRequest{
 		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime,
-		authType: rt.authType, refreshTokenID: rt.id, grants: []string{"authorization_code", "refresh_token"}, refresh: true,
+		// Not the login's type (LIKELY, third reading, item 3).
+		authType:       "REFRESH_TOKEN",
+		refreshTokenID: rt.id, grants: []string{"authorization_code", "refresh_token"}, refresh: true,
 	})
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
 	}
+	// Both, under either policy (LIKELY, third reading, item 4).
 	body["refresh_token"] = value
 	body["refresh_token_id"] = rt.id
 	w.Header().Set("Cache-Control", "no-store")
