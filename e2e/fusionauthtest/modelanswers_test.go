@@ -196,6 +196,10 @@ func TestModelStandinAnswers(t *testing.T) {
 			{"an error redirect's reason", answer{method: "GET", path: "/oauth2/authorize", status: 302,
 				header: http.Header{"Location": {"http://localhost:5000/callback?error=invalid_request&error_reason=invalid_scope"}}},
 				`redirect error_reason "invalid_scope" is not an OAuthErrorReason`},
+			{"an error page's JSON", answer{method: "GET", path: "/oauth2/authorize", status: 400,
+				header: http.Header{"Content-Type": {"text/html;charset=UTF-8"}},
+				body:   []byte(`<pre id="error" class="x">{&#34;error&#34;:&#34;invalid_request&#34;,&#34;error_reason&#34;:&#34;invalid_scope&#34;}</pre>`)},
+				`$.error_reason: "invalid_scope" is not a value of OAuthErrorReason`},
 			{"JSON on a route without a type", answer{method: "GET", path: "/api/webhook", status: 200, header: jsonHeader(), body: []byte(`{}`)},
 				"a JSON answer on a route the model check has no type for"},
 		}
