@@ -70,7 +70,7 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 		return app, nil, &oauthError{"invalid_scope", "Invalid scope. The scopes [" + strings.Join(unknown, ", ") + "] are unknown.", "unknown_scope"}
 	}
 	// A missing method means S256; plain and malformed challenges get the
-	// error page rather than a redirect.
+	// error page rather than a redirect (LIKELY, found to differ, item 7).
 	if p.CodeChallenge != "" && p.CodeChallengeMethod != "" && p.CodeChallengeMethod != "S256" {
 		return app, &oauthError{"invalid_request", "The code_challenge_method [" + p.CodeChallengeMethod + "] is not supported.", "invalid_pkce_code_challenge_method"}, nil
 	}
@@ -125,6 +125,7 @@ func (s *Server) handleAuthorizeGet() http.Handler {
 			return
 		}
 		if session := s.ssoSession(r); session != nil {
+			// PING: LIKELY, found to differ, item 10.
 			s.authenticated(w, r, app, p, s.users[session.userID], pendingLogin{session: session, authType: "PING", authTime: session.authTime})
 			return
 		}

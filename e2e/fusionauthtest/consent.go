@@ -40,6 +40,7 @@ type pendingLogin struct {
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, app *application, p authorizeParams, u *user, login pendingLogin) {
 	if _, registered := u.registrations[app.id]; !registered && app.oauth.RequireRegistration {
 		q := url.Values{"client_id": {app.id}, "redirect_uri": {p.RedirectURI}, "state": {p.State}}
+		// LIKELY, found to differ, item 8.
 		http.Redirect(w, r, "/oauth2/authorized-not-registered?"+q.Encode(), http.StatusFound)
 		return
 	}

@@ -43,7 +43,7 @@ func TestContractLoginGoesThroughConsent(t *testing.T) {
 	sso := cookieNamed(answer.Cookies, "fusionauth.sso")
 	require.NotNil(t, sso, "the consent step sets fusionauth.sso")
 	assert.Greater(t, sso.MaxAge, 0, "fusionauth.sso is a persistent cookie")
-	likely(t, tg, "fusionauth.sso Max-Age", 2147483647, sso.MaxAge)
+	likely(t, tg, "fusionauth.sso Max-Age (found to differ, item 13)", 2147483647, sso.MaxAge)
 }
 
 // TestContractKeepMeSignedInUnticked: without "Keep me signed in" there is no
@@ -174,13 +174,13 @@ func TestContractUnregisteredUser(t *testing.T) {
 	for _, u := range p.Via {
 		viaNotRegistered = viaNotRegistered || strings.Contains(u, "/oauth2/authorized-not-registered")
 	}
-	likely(t, tg, "the login redirects to /oauth2/authorized-not-registered", true, viaNotRegistered)
-	likely(t, tg, `the page says "Registration Required"`, true, strings.Contains(p.Body, "Registration Required"))
-	likely(t, tg, "no fusionauth.sso cookie", true, cookieNamed(p.Cookies, "fusionauth.sso") == nil || cookieNamed(p.Cookies, "fusionauth.sso").MaxAge < 0)
+	likely(t, tg, "the login redirects to /oauth2/authorized-not-registered (found to differ, item 8)", true, viaNotRegistered)
+	likely(t, tg, `the page says "Registration Required" (found to differ, item 8)`, true, strings.Contains(p.Body, "Registration Required"))
+	likely(t, tg, "no fusionauth.sso cookie (found to differ, item 8)", true, cookieNamed(p.Cookies, "fusionauth.sso") == nil || cookieNamed(p.Cookies, "fusionauth.sso").MaxAge < 0)
 
 	// With an SSO session the next request would skip the form.
 	next := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
-	likely(t, tg, "after the refusal the login form is shown again (no SSO session)", http.StatusOK, next.Status)
+	likely(t, tg, "after the refusal the login form is shown again, no SSO session (found to differ, item 8)", http.StatusOK, next.Status)
 }
 
 // TestContractAuthorizeErrors: bad authorization requests for a known client
@@ -203,9 +203,9 @@ func TestContractAuthorizeErrors(t *testing.T) {
 		assert.Contains(t, q.Get("error_description"), "not-a-scope")
 		assert.Equal(t, "s", q.Get("state"))
 		assert.Empty(t, q.Get("code"))
-		likely(t, tg, "error of an unknown scope", "invalid_scope", q.Get("error"))
+		likely(t, tg, "error of an unknown scope (found to differ, item 7)", "invalid_scope", q.Get("error"))
 		if tg.atLeast(t, "1.69") {
-			likely(t, tg, "iss on an error redirect", tg.URL, q.Get("iss"))
+			likely(t, tg, "iss on an error redirect (found to differ, item 7)", tg.URL, q.Get("iss"))
 		}
 	})
 	t.Run("the reserved address scope is accepted", func(t *testing.T) {
@@ -214,7 +214,7 @@ func TestContractAuthorizeErrors(t *testing.T) {
 	})
 	t.Run("no code_challenge_method means S256", func(t *testing.T) {
 		p := authorize(t, func(q url.Values) { q.Del("code_challenge_method") })
-		likely(t, tg, "a challenge without method gets the login page", http.StatusOK, p.Status)
+		likely(t, tg, "a challenge without method gets the login page (found to differ, item 7)", http.StatusOK, p.Status)
 	})
 	for name, edit := range map[string]func(q url.Values){
 		"plain code_challenge_method": func(q url.Values) { q.Set("code_challenge_method", "plain") },
@@ -223,7 +223,7 @@ func TestContractAuthorizeErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := authorize(t, edit)
 			assert.NotContains(t, p.Location, "code=", "no code")
-			likely(t, tg, name+" gets an error page, not a redirect", true, p.Status >= 400 && p.Status < 500)
+			likely(t, tg, name+" gets an error page, not a redirect (found to differ, item 7)", true, p.Status >= 400 && p.Status < 500)
 		})
 	}
 

@@ -47,7 +47,7 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 	require.NoError(t, err)
 	ssoID, err := c.verifier.Verify(ctx, ssoToken.Extra("id_token").(string))
 	require.NoError(t, err)
-	likely(t, tg, "authenticationType of a login through the SSO session", "PING", tokenClaims(t, ssoID)["authenticationType"])
+	likely(t, tg, "authenticationType of a login through the SSO session (found to differ, item 10)", "PING", tokenClaims(t, ssoID)["authenticationType"])
 
 	var endSession struct {
 		URL string `json:"end_session_endpoint"`
@@ -77,8 +77,8 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 			likely(t, tg, "the admin application's iframe carries sid (third reading, item 5)", false, frame.Query().Has("sid"))
 		}
 	}
-	likely(t, tg, "the application the page redirects to is also framed", false, framedApp)
-	likely(t, tg, "the FusionAuth admin application is framed", true, framedAdmin)
+	likely(t, tg, "the application the page redirects to is also framed (found to differ, item 6)", false, framedApp)
+	likely(t, tg, "the FusionAuth admin application is framed (found to differ, item 6)", true, framedAdmin)
 
 	after := b.get(t, c.authorizeURL(newLoginRequest()))
 	assert.Equal(t, http.StatusOK, after.Status, "after logout the login page is shown again")
@@ -120,11 +120,11 @@ func TestContractLogoutRequests(t *testing.T) {
 		wantTarget  string // a redirect's Location
 		wantRefresh string // the "Logging out" page's meta refresh
 	}{
-		{name: "no client_id and no hint", params: url.Values{"post_logout_redirect_uri": {tg.LogoutURL}},
+		{name: "no client_id and no hint (found to differ, item 11)", params: url.Values{"post_logout_redirect_uri": {tg.LogoutURL}},
 			wantStatus: http.StatusFound, wantTarget: "/"},
-		{name: "a hint that does not verify, with client_id", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {tampered}},
+		{name: "a hint that does not verify, with client_id (found to differ, item 11)", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {tampered}},
 			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
-		{name: "a hint for another client", params: url.Values{"client_id": {"3c219e58-ed0e-4b18-ad48-f4f92793ae32"}, "id_token_hint": {hint}},
+		{name: "a hint for another client (found to differ, item 11)", params: url.Values{"client_id": {"3c219e58-ed0e-4b18-ad48-f4f92793ae32"}, "id_token_hint": {hint}},
 			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
 		{name: "no post_logout_redirect_uri (third reading, item 5)", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {hint}, "state": {"s"}},
 			wantStatus: http.StatusOK, wantRefresh: tg.LogoutURL + "?" + "iss=" + url.QueryEscape(tg.URL) + "&sid=" + url.QueryEscape(hintSID) + "&state=s"},

@@ -11,8 +11,11 @@ package fusionauthtest_test
 // FusionAuth documents (the facts file's unmarked, CERTAIN facts). Everything
 // LIKELY or UNCERTAIN goes through likely(), which asserts the stand-in's model
 // against the stand-in and, against FusionAuth, prints an "observed:" line
-// instead of failing on a guess. Each likely() names its facts item, as does
-// the stand-in's code and README.md.
+// instead of failing on a guess. Each likely() names its item in the facts
+// file (fusionauth-facts.md, in ../shared beside the repository): "third
+// reading, item N", or "found to differ, item N" for the section "Where the
+// stand-in was found to differ", as the stand-in's code and README.md do. One
+// without an item is the stand-in's own reading where the facts say nothing.
 
 import (
 	"bytes"
@@ -134,7 +137,7 @@ func TestContractLoginPage(t *testing.T) {
 	}
 	assert.Regexp(t, `form[^>]*action="/oauth2/authorize"(?s:.*)<button`, p.Body, "the form has a button a browser can submit with")
 	assert.Contains(t, p.Body, "Keep me signed in")
-	likely(t, tg, `the login field's label says "Login"`, true, regexp.MustCompile(`<label[^>]*for="loginId"[^>]*>\s*Login\s*<`).MatchString(p.Body))
+	likely(t, tg, `the login field's label says "Login" (found to differ, item 18)`, true, regexp.MustCompile(`<label[^>]*for="loginId"[^>]*>\s*Login\s*<`).MatchString(p.Body))
 
 	// The documented hidden fields; the theme carries more, which the tests
 	// only log against a real FusionAuth.

@@ -196,13 +196,13 @@ func TestContractUserinfoErrors(t *testing.T) {
 	t.Run("no Authorization header", func(t *testing.T) {
 		p := call(t, "")
 		assert.NotEqual(t, http.StatusOK, p.Status, "refused")
-		likely(t, tg, "status without a token", http.StatusUnauthorized, p.Status)
-		likely(t, tg, "body without a token", "", p.Body)
+		likely(t, tg, "status without a token (found to differ, item 9)", http.StatusUnauthorized, p.Status)
+		likely(t, tg, "body without a token (found to differ, item 9)", "", p.Body)
 	})
 	t.Run("a token that is no JWT", func(t *testing.T) {
 		p := call(t, "Bearer not-a-token")
 		assert.NotEqual(t, http.StatusOK, p.Status, "refused")
-		likely(t, tg, "status for an invalid token", http.StatusBadRequest, p.Status)
+		likely(t, tg, "status for an invalid token (found to differ, item 9)", http.StatusBadRequest, p.Status)
 		var e map[string]any
 		_ = json.Unmarshal([]byte(p.Body), &e) // a body that is not JSON leaves e empty, which likely reports
 		likely(t, tg, "error for an invalid token (third reading, item 9)", "invalid_token", e["error"])
@@ -333,12 +333,12 @@ func TestContractTokenRefusals(t *testing.T) {
 			if tt.wantReason != "" {
 				assert.Equal(t, tt.wantReason, te.Reason)
 			}
-			likely(t, tg, tt.name+": status", tt.modelStatus, te.Status)
-			likely(t, tg, tt.name+": error", tt.modelError, te.Error)
-			likely(t, tg, tt.name+": error_reason", tt.modelReason, te.Reason)
+			likely(t, tg, tt.name+": status (found to differ, items 3-5)", tt.modelStatus, te.Status)
+			likely(t, tg, tt.name+": error (found to differ, items 3-5)", tt.modelError, te.Error)
+			likely(t, tg, tt.name+": error_reason (found to differ, items 3-5)", tt.modelReason, te.Reason)
 
 			_, retry := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
-			likely(t, tg, tt.name+": the code still works afterwards", tt.modelCodeUsable, retry == nil)
+			likely(t, tg, tt.name+": the code still works afterwards (found to differ, item 4)", tt.modelCodeUsable, retry == nil)
 		})
 	}
 }

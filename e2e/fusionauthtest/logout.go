@@ -11,7 +11,8 @@ import (
 
 // handleLogout ends the SSO session and sends the browser on: through a page
 // that loads the other applications' logout URLs (AllApplications) or straight
-// (RedirectOnly). An id_token_hint is checked whenever it is given.
+// (RedirectOnly). An id_token_hint is checked whenever it is given (LIKELY,
+// found to differ, item 11).
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -52,7 +53,8 @@ func (s *Server) handleLogout() http.Handler {
 		}
 		http.SetCookie(w, &http.Cookie{Name: ssoCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 
-		// Without an application there is nowhere else to go.
+		// Without an application there is nowhere else to go (LIKELY, found
+		// to differ, item 11).
 		if app == nil {
 			http.Redirect(w, r, "/", http.StatusFound)
 			return

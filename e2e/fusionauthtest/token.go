@@ -51,6 +51,7 @@ func (s *Server) handleToken() http.Handler {
 		clientID, secret, basic := clientCredentials(r)
 		app := s.apps[clientID]
 		refuseClient := func(e oauthError) {
+			// A plain Basic challenge (LIKELY, found to differ, item 5).
 			if basic {
 				w.Header().Set("WWW-Authenticate", "Basic")
 			}
@@ -84,7 +85,8 @@ func (s *Server) handleToken() http.Handler {
 // exchangeCode serves the authorization_code grant. FusionAuth checks what
 // needs no code first (a missing verifier, an unauthorized redirect_uri) and
 // leaves the code usable; once it has looked the code up, the code is gone,
-// and every mismatch answers as an unknown code would. The caller holds s.mu.
+// and every mismatch answers as an unknown code would (LIKELY, found to
+// differ, items 3 and 4). The caller holds s.mu.
 func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *application, basic bool) {
 	verifier, redirectURI := r.PostForm.Get("code_verifier"), r.PostForm.Get("redirect_uri")
 	switch {
