@@ -60,7 +60,7 @@ func (s *Server) handleLogout() http.Handler {
 			return
 		}
 		issuer := s.tenant.issuer()
-		target, redirect := "/", url.Values{}
+		target, query := "/", url.Values{}
 		switch {
 		case postLogout != "":
 			target = postLogout
@@ -68,14 +68,14 @@ func (s *Server) handleLogout() http.Handler {
 			// The application's own logout URL is told whose session ended
 			// (LIKELY, third reading, item 5).
 			target = app.oauth.LogoutURL
-			redirect = sessionEnded(issuer, hintSID)
+			query = sessionEnded(issuer, hintSID)
 		}
 		if state != "" {
-			redirect.Set("state", state)
+			query.Set("state", state)
 		}
 		final := target
-		if len(redirect) > 0 {
-			final = withQuery(target, encodeInOrder(redirect, "iss", "sid", "state"))
+		if len(query) > 0 {
+			final = withQuery(target, encodeInOrder(query, "iss", "sid", "state"))
 		}
 		if app.oauth.LogoutBehavior == "RedirectOnly" {
 			http.Redirect(w, r, final, http.StatusFound)
