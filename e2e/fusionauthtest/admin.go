@@ -387,19 +387,11 @@ func (s *Server) handleRefreshTokenRevoke() http.Handler {
 		token, userID, appID := q.Get("token"), q.Get("userId"), q.Get("applicationId")
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		switch {
-		case token != "":
-			delete(s.refreshes, token)
-		case userID != "" || appID != "":
-			for value, rt := range s.refreshes {
-				if (userID == "" || rt.userID == userID) && (appID == "" || rt.clientID == appID) {
-					delete(s.refreshes, value)
-				}
-			}
-		default:
+		if token == "" && userID == "" && appID == "" {
 			fieldError(w, "token", "[blank]token", "You must specify a token, userId or applicationId.")
 			return
 		}
+		s.revokeRefreshTokens(refreshTokenSelector{token: token, userID: userID, applicationID: appID})
 		w.WriteHeader(http.StatusOK)
 	})
 }

@@ -18,10 +18,12 @@
 //     [METHOD][url] Status [N]" and New fails; on success it logs
 //     "KickstartRunner - Summary: …".
 //   - The admin API, with the API key in the Authorization header:
-//     POST /api/key/generate/{id}, GET and PATCH /api/tenant/{id},
-//     GET, POST and PATCH /api/application/{id} (PATCH is an RFC 7396 merge,
-//     which FusionAuth applies for Content-Type application/merge-patch+json),
-//     POST /api/user/registration/{userId} and DELETE /api/jwt/refresh.
+//     POST /api/key/generate/{id}, GET /api/key/{id}, GET and PATCH
+//     /api/tenant/{id}, GET, POST and PATCH /api/application/{id} (PATCH is an
+//     RFC 7396 merge, which FusionAuth applies for Content-Type
+//     application/merge-patch+json), POST /api/user/registration/{userId},
+//     GET /api/user/registration/{userId}/{applicationId} and
+//     DELETE /api/jwt/refresh.
 //   - The Logout API, POST /api/logout, which needs no API key.
 //   - On every response the header StandinHeader ("X-Changebank-Standin:
 //     fusionauthtest"), which a real FusionAuth never sends.
@@ -61,7 +63,9 @@
 // it is not FusionAuth. The contract tests in this package run unchanged against
 // a real server (FUSIONAUTH_URL=http://localhost:9011 go test ./e2e/fusionauthtest)
 // and are what keep the model honest; where FusionAuth's behaviour is only
-// likely, they print what they observed instead of failing (README.md). Only a
+// likely, they print what they observed instead of failing (README.md). Its
+// answers and the kickstart are also checked against FusionAuth's published
+// domain model, @fusionauth/typescript-client (README.md). Only a
 // real FusionAuth run proves: the exact login page markup, wording and scripts;
 // the exact error codes and descriptions where FusionAuth's documentation does
 // not fix them; the timing of startup and kickstart; PostgreSQL, search, email, MFA, consent screens, themes,

@@ -44,6 +44,7 @@ type target struct {
 	User         string // registered to the application
 	Password     string
 	Unregistered string // registered to the FusionAuth admin application only
+	TenantID     string // the kickstart's default tenant
 
 	// Stub is the in-process stand-in, nil against FUSIONAUTH_URL.
 	Stub *fusionauthtest.Server
@@ -56,19 +57,7 @@ type target struct {
 
 func newTarget(t testing.TB) target {
 	t.Helper()
-	ks, err := fusionauthtest.LoadKickstart(projectKickstart, nil)
-	require.NoError(t, err, "load the project's kickstart")
-	vars := ks.Variables
-	tg := target{
-		ClientID:     vars["applicationId"],
-		ClientSecret: vars["clientSecret"],
-		RedirectURL:  vars["appURL"] + "/callback",
-		LogoutURL:    vars["appURL"] + "/logout",
-		User:         vars["userEmail"],
-		Password:     vars["userPassword"],
-		Unregistered: vars["adminEmail"],
-		APIKey:       ks.APIKeys[0].Key,
-	}
+	tg := kickstartTarget(t)
 	tg.Version = fusionAuthVersion(t)
 	if real := os.Getenv("FUSIONAUTH_URL"); real != "" {
 		tg.URL = strings.TrimSuffix(real, "/")
@@ -86,6 +75,26 @@ func newTarget(t testing.TB) target {
 	tg.URL = tg.Stub.URL()
 	tg.Standin, tg.Version = true, dotEnvVersion(t)
 	return tg
+}
+
+// kickstartTarget is what the project's kickstart says about a target: its
+// client, users and API key; no URL yet.
+func kickstartTarget(t testing.TB) target {
+	t.Helper()
+	ks, err := fusionauthtest.LoadKickstart(projectKickstart, nil)
+	require.NoError(t, err, "load the project's kickstart")
+	vars := ks.Variables
+	return target{
+		ClientID:     vars["applicationId"],
+		ClientSecret: vars["clientSecret"],
+		RedirectURL:  vars["appURL"] + "/callback",
+		LogoutURL:    vars["appURL"] + "/logout",
+		User:         vars["userEmail"],
+		Password:     vars["userPassword"],
+		Unregistered: vars["adminEmail"],
+		APIKey:       ks.APIKeys[0].Key,
+		TenantID:     vars["defaultTenantId"],
+	}
 }
 
 // fusionAuthVersion is FUSIONAUTH_VERSION from the environment, else from the

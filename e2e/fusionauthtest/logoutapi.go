@@ -56,10 +56,10 @@ func (s *Server) handleLogoutAPI() http.Handler {
 			}
 		}
 
+		// The refresh token is found whatever X-FusionAuth-TenantId says
+		// (LIKELY, third reading, item 8).
 		s.mu.Lock()
-		if tenantID := r.Header.Get("X-FusionAuth-TenantId"); tenantID == "" || tenantID == s.tenant.id {
-			s.revokeForLogout(req)
-		}
+		s.applyLogoutRequest(req)
 		s.mu.Unlock()
 
 		for _, name := range []string{"access_token", "refresh_token"} {
@@ -69,23 +69,18 @@ func (s *Server) handleLogoutAPI() http.Handler {
 	})
 }
 
-// revokeForLogout applies one Logout API request. The caller holds s.mu.
-func (s *Server) revokeForLogout(req logoutAPIRequest) {
-	rt, ok := s.refreshes[req.RefreshToken]
-	if !ok {
+// applyLogoutRequest applies one Logout API request: it revokes the
+// refresh token and, with global, every other refresh token and SSO session of
+// its user. The caller holds s.mu.
+func (s *Server) applyLogoutRequest(req logoutAPIRequest) {
+	revoked := s.revokeRefreshTokens(refreshTokenSelector{token: req.RefreshToken})
+	if !req.Global || len(revoked) == 0 {
 		return
 	}
-	delete(s.refreshes, req.RefreshToken)
-	if !req.Global {
-		return
-	}
-	for value, other := range s.refreshes {
-		if other.userID == rt.userID {
-			delete(s.refreshes, value)
-		}
-	}
+	userID := revoked[0].userID
+	s.revokeRefreshTokens(refreshTokenSelector{userID: userID})
 	for token, session := range s.sessions {
-		if session.userID == rt.userID {
+		if session.userID == userID {
 			delete(s.sessions, token)
 		}
 	}

@@ -3,6 +3,7 @@ package fusionauthtest
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -138,17 +139,6 @@ type authorizationCode struct {
 	authTime      time.Time
 	authType      string
 	expires       time.Time
-}
-
-type refreshToken struct {
-	id        string
-	clientID  string
-	userID    string
-	scope     string
-	sessionID string
-	authTime  time.Time
-	authType  string
-	expires   time.Time
 }
 
 type ssoSession struct {
@@ -311,4 +301,11 @@ func remarshal(from, to any) error {
 
 func newSecret() string {
 	return rand.Text() + rand.Text()
+}
+
+// randomToken is 256 random bits, base64url: codes, refresh tokens, cookies.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
 }

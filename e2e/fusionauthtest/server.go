@@ -339,17 +339,18 @@ func (s *Server) newRoutes() http.Handler {
 	return mux
 }
 
-// handleStatus answers {"status":"ok"} to anyone; with an API key FusionAuth
+// handleStatus answers {"status":"Ok"} to anyone (the docs show "ok"; 1.69
+// answers "Ok": LIKELY, third reading, item 2); with an API key FusionAuth
 // answers a large report instead, of which the stand-in gives a small sketch.
 func (s *Server) handleStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.validAPIKey(r.Header.Get("Authorization")) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			writeJSON(w, http.StatusOK, map[string]string{"status": "Ok"})
 			return
 		}
 		s.mu.Lock()
 		report := map[string]any{
-			"status":       "ok",
+			"status":       "Ok",
 			"standin":      StandinHeaderValue,
 			"applications": len(s.apps),
 			"users":        len(s.users),

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -20,8 +21,8 @@ import (
 type claims map[string]any
 
 // sign serializes c as a compact JWS signed with key. The header carries the
-// key's kid property (not its id) and gty, the grant types behind the token.
-func sign(key *signingKey, c claims, grants []string) (string, error) {
+// key's kid property, not its id.
+func sign(key *signingKey, c claims) (string, error) {
 	var material any
 	switch {
 	case key.rsa != nil:
@@ -35,11 +36,7 @@ func sign(key *signingKey, c claims, grants []string) (string, error) {
 		Algorithm: jose.SignatureAlgorithm(key.algorithm),
 		Key:       jose.JSONWebKey{Key: material, KeyID: key.kid},
 	}
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if len(grants) > 0 {
-		opts = opts.WithHeader("gty", grants)
-	}
-	signer, err := jose.NewSigner(signingKey, opts)
+	signer, err := jose.NewSigner(signingKey, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return "", fmt.Errorf("signer for key %s: %w", key.id, err)
 	}
@@ -183,12 +180,12 @@ type tokenRequest struct {
 	user           *user
 	scope          string
 	nonce          string
-	sessionID      string // the SSO session: the ID token's sid
+	sessionID      string // the SSO session, "" without one: the ID token's sid
 	refreshTokenID string // the access token's sid, when there is a refresh token
 	authTime       time.Time
-	authType       string   // PASSWORD, or PING through an SSO session
+	authType       string   // PASSWORD, PING through an SSO session, or REFRESH_TOKEN
 	code           string   // the authorization code, for c_hash
-	grants         []string // the JWT header's gty
+	grants         []string // gty: the grant types behind the token
 	refresh        bool     // the refresh_token grant, not authorization_code
 }
 
@@ -212,13 +209,14 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 		"authenticationType": authType,
 		"tid":                s.tenant.id,
 		"scope":              req.scope,
-		"sid":                req.sessionID,
+		// In the payload, as in 1.69; older versions put gty in the JWT header
+		// (LIKELY, third reading, item 1).
+		"gty": req.grants,
 	}
 
-	access := claims{}
-	for name, value := range common {
-		access[name] = value
-	}
+	access := maps.Clone(common)
+	// The access token's sid is the refresh token's id, and there is none
+	// without a refresh token (LIKELY, third reading, item 6).
 	if req.refreshTokenID != "" {
 		access["sid"] = req.refreshTokenID
 	}
@@ -230,7 +228,7 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 	if err != nil {
 		return "", "", err
 	}
-	if accessToken, err = sign(accessKey, access, req.grants); err != nil {
+	if accessToken, err = sign(accessKey, access); err != nil {
 		return "", "", err
 	}
 
@@ -238,11 +236,13 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 	if !slices.Contains(scopes, "openid") {
 		return accessToken, "", nil
 	}
-	id := claims{}
-	for name, value := range common {
-		id[name] = value
-	}
+	id := maps.Clone(common)
 	id["jti"] = newUUID()
+	// The ID token's sid is the SSO session's, and there is none without an
+	// SSO session (LIKELY, third reading, item 6).
+	if req.sessionID != "" {
+		id["sid"] = req.sessionID
+	}
 	id["at_hash"] = leftHalfHash(accessToken)
 	if req.code != "" {
 		id["c_hash"] = leftHalfHash(req.code)
@@ -292,7 +292,7 @@ func (s *Server) signIDToken(key *signingKey, c claims, req tokenRequest) (strin
 		case s.fault(FaultRefreshIDTokenWrongAudience):
 			c["aud"] = wrongClientID
 		}
-		return sign(key, c, req.grants)
+		return sign(key, c)
 	}
 
 	edits := []struct {
@@ -324,16 +324,16 @@ func (s *Server) signIDToken(key *signingKey, c claims, req tokenRequest) (strin
 	case s.fault(FaultIDTokenHS256ClientSecret):
 		// The classic key-confusion attack: a client that accepts HS256 verifies
 		// with its own secret, which the attacker may know.
-		return sign(&signingKey{id: key.id, kid: key.kid, algorithm: "HS256", secret: []byte(req.app.oauth.ClientSecret)}, c, req.grants)
+		return sign(&signingKey{id: key.id, kid: key.kid, algorithm: "HS256", secret: []byte(req.app.oauth.ClientSecret)}, c)
 	case s.fault(FaultIDTokenUnknownKey):
 		priv, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			return "", err
 		}
-		return sign(&signingKey{id: newUUID(), kid: newKid(), algorithm: "RS256", rsa: priv}, c, req.grants)
+		return sign(&signingKey{id: newUUID(), kid: newKid(), algorithm: "RS256", rsa: priv}, c)
 	}
 
-	token, err := sign(key, c, req.grants)
+	token, err := sign(key, c)
 	if err != nil {
 		return "", err
 	}
