@@ -145,7 +145,7 @@ func (s *sessions) load(w http.ResponseWriter, r *http.Request) (session, error)
 	if err != nil {
 		return session{}, err
 	}
-	err = s.oidc.verifyAccessToken(r.Context(), p, string(accessToken), record.Subject)
+	err = s.oidc.verifyAccessToken(r.Context(), p, accessToken, record.Subject)
 	var expired *oidc.TokenExpiredError
 	switch {
 	case err == nil:

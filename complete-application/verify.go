@@ -64,7 +64,7 @@ func (c *oidcClient) verifyTokens(ctx context.Context, p *provider, token *oauth
 		}
 	}
 	// So that a session never starts with a token the next request refuses.
-	if err := c.verifyAccessToken(ctx, p, token.AccessToken, idToken.Subject); err != nil {
+	if err := c.verifyAccessToken(ctx, p, []byte(token.AccessToken), idToken.Subject); err != nil {
 		return verifiedTokens{}, err
 	}
 	var claims struct {
@@ -112,12 +112,13 @@ func (c *oidcClient) verifyIDToken(ctx context.Context, p *provider, rawIDToken 
 // for a key not yet fetched): signature, issuer, audience this client and no
 // other, expiry, and the session's user. An expired token yields an error
 // wrapping *oidc.TokenExpiredError; go-oidc checks expiry last, so such a
-// token is otherwise valid and worth refreshing.
-func (c *oidcClient) verifyAccessToken(ctx context.Context, p *provider, accessToken, subject string) error {
+// token is otherwise valid and worth refreshing. The token comes as the bytes
+// opened from its cookie, which the cache can hash without a copy.
+func (c *oidcClient) verifyAccessToken(ctx context.Context, p *provider, accessToken []byte, subject string) error {
 	// The same bytes that passed every check before need only the user check.
 	verified, ok := c.verified.lookup(accessToken, c.now())
 	if !ok {
-		token, err := verifyJWT(ctx, p, accessToken)
+		token, err := verifyJWT(ctx, p, string(accessToken))
 		if err != nil {
 			return fmt.Errorf("verifying access token: %w", err)
 		}
@@ -183,8 +184,8 @@ func newVerifiedTokenCache(size int) *verifiedTokenCache {
 }
 
 // lookup returns the verified token with these bytes, unless expired at now.
-func (c *verifiedTokenCache) lookup(rawToken string, now time.Time) (cachedToken, bool) {
-	key := sha256.Sum256([]byte(rawToken))
+func (c *verifiedTokenCache) lookup(rawToken []byte, now time.Time) (cachedToken, bool) {
+	key := sha256.Sum256(rawToken)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	token, ok := c.tokens[key]
@@ -196,8 +197,8 @@ func (c *verifiedTokenCache) lookup(rawToken string, now time.Time) (cachedToken
 }
 
 // add remembers a token that passed every check.
-func (c *verifiedTokenCache) add(rawToken string, token cachedToken) {
-	key := sha256.Sum256([]byte(rawToken))
+func (c *verifiedTokenCache) add(rawToken []byte, token cachedToken) {
+	key := sha256.Sum256(rawToken)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.tokens[key]; ok {
