@@ -93,8 +93,12 @@ func newAppFor(t testing.TB, idp *fusionauthtest.Server, issuer string, env map[
 	app := &testApp{t: t, url: appURL, idp: idp, logs: &lockedBuffer{}, client: newBrowserClient(t), srv: srv}
 	// The app checks times against the stand-in's clock, so tests can move
 	// that clock to expire tokens and sessions.
+	var logs io.Writer = app.logs
+	if _, benchmark := t.(*testing.B); benchmark {
+		logs = io.Discard // a benchmark's millions of lines would measure the buffer
+	}
 	var handler http.Handler
-	handler, app.oidc, app.sessions = newHandlerFromEnv(t, full, idp.Now, io.MultiWriter(testLogOutput(t), app.logs))
+	handler, app.oidc, app.sessions = newHandlerFromEnv(t, full, idp.Now, io.MultiWriter(testLogOutput(t), logs))
 	srv.Config.Handler = handler
 	srv.Start()
 	t.Cleanup(srv.Close)
