@@ -103,8 +103,12 @@ func (a *app) stop() {
 	}
 }
 
-// freePort returns a port of 127.0.0.1 that was free a moment ago.
+// freePort returns a port of 127.0.0.1 that was free a moment ago, for a program that listens
+// on it itself. The listener lives under syscall.ForkLock, which every fork of this process
+// takes for writing: no child can copy the socket and keep the port busy after the close.
 func freePort() (string, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

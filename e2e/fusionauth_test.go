@@ -93,7 +93,7 @@ const kickstartDirInContainer = "/usr/local/fusionauth/kickstart"
 
 // startFusionAuthImage starts PostgreSQL and the real FusionAuth on a private network.
 func startFusionAuthImage(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer) error {
-	if err := requireFreeFusionAuthPort("FusionAuth"); err != nil {
+	if err := requireNoListener(fusionAuthPort, imagePortUse); err != nil {
 		return err
 	}
 	nw, err := network.New(ctx)
@@ -135,7 +135,7 @@ const standinImageName = "changebank/fake-fusionauth:dev"
 // needs no database. Unless FUSIONAUTH_STANDIN_IMAGE names an image that is already built, it
 // compiles the static binary and builds the image from e2e/cmd/fake-fusionauth/Dockerfile.
 func startStandinImage(ctx context.Context, cfg config, fa *fusionAuth, progress io.Writer) error {
-	if err := requireFreeFusionAuthPort("the FusionAuth stand-in"); err != nil {
+	if err := requireNoListener(fusionAuthPort, standinImagePortUse); err != nil {
 		return err
 	}
 	image := cfg.standinImage
@@ -300,18 +300,46 @@ func publishOnLoopback(containerPort, hostPort string) testcontainers.CustomizeR
 
 // startStandin runs the stand-in in this process on 127.0.0.1:9011.
 func startStandin(cfg config, fa *fusionAuth) error {
-	if err := requireFreeFusionAuthPort("the FusionAuth stand-in"); err != nil {
+	ln, err := claimPort(fusionAuthPort, standinPortUse)
+	if err != nil {
 		return err
 	}
-	srv, err := fusionauthtest.Start("127.0.0.1:"+fusionAuthPort, fusionauthtest.Options{
+	return serveStandin(cfg, fa, ln)
+}
+
+// serveStandin applies the kickstart and serves the stand-in on ln, the socket the port was
+// claimed with. Serving on that very socket is the point: a check that listened and closed
+// before the stand-in listened again lost the port now and then to a child process forked in
+// between (the suite builds the applications meanwhile), which holds a copy of every socket
+// until it execs. Connections made while the kickstart runs wait in ln's backlog, so
+// /api/status answers only once the stand-in is ready. It closes ln when it fails.
+func serveStandin(cfg config, fa *fusionAuth, ln net.Listener) error {
+	srv, err := fusionauthtest.New(fusionauthtest.Options{
 		KickstartPath: filepath.Join(cfg.kickstartDirPath, "kickstart.json"),
 		Log:           fa.log,
 	})
 	if err != nil {
+		ln.Close()
 		return fmt.Errorf("start the in-process FusionAuth stand-in: %w", err)
 	}
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(fa.log, "e2e: the in-process stand-in stopped serving: %v\n", err)
+		}
+	}()
 	fa.standin = srv
-	fa.stops = append(fa.stops, srv.Close)
+	fa.stops = append(fa.stops, func() {
+		srv.Close() // first, so that a handler held by a fault lets go and Shutdown can finish
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := httpSrv.Shutdown(ctx); err != nil {
+			httpSrv.Close()
+		}
+		<-served
+	})
 	return nil
 }
 
@@ -466,20 +494,45 @@ func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Write
 	}
 }
 
-// requireFreePort fails with advice when something already listens on a port the suite needs.
-func requireFreePort(port, what, advice string) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		return fmt.Errorf("port %s is busy, but %s must listen on it: %s (%w)", port, what, advice, err)
-	}
-	return ln.Close()
+// portUse names who needs a fixed port and what to do when another program holds it.
+type portUse struct{ what, advice string }
+
+var (
+	appPortUse = portUse{"the complete application (the kickstart authorizes only " + appURL + "/callback)",
+		"stop what listens there, such as a `go run ./complete-application` started by hand"}
+	fusionAuthPortAdvice = "stop what listens there (`docker compose down` if it is this repository's FusionAuth), " +
+		"or leave FUSIONAUTH_TARGET unset (or set it to url) to run the suite against the FusionAuth already there"
+	standinPortUse      = portUse{"the FusionAuth stand-in (the kickstart's issuer is " + fusionAuthURL + ")", fusionAuthPortAdvice}
+	standinImagePortUse = portUse{"the FusionAuth stand-in's container (the kickstart's issuer is " + fusionAuthURL + ")", fusionAuthPortAdvice}
+	imagePortUse        = portUse{"FusionAuth (the kickstart's issuer is " + fusionAuthURL + ")", fusionAuthPortAdvice}
+)
+
+func (u portUse) busy(port string, err error) error {
+	return fmt.Errorf("port %s is busy, but %s must listen on it: %s (%w)", port, u.what, u.advice, err)
 }
 
-// requireFreeFusionAuthPort checks port 9011 before FusionAuth is started there.
-func requireFreeFusionAuthPort(what string) error {
-	return requireFreePort(fusionAuthPort, what+" (the kickstart's issuer is "+fusionAuthURL+")",
-		"stop what listens there (`docker compose down` if it is this repository's FusionAuth), "+
-			"or leave FUSIONAUTH_TARGET unset (or set it to url) to run the suite against the FusionAuth already there")
+// claimPort binds 127.0.0.1:port for a server of this process, which must serve on the
+// listener it returns: the port is never let go between the check and the serving.
+func claimPort(port string, use portUse) (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return nil, use.busy(port, err)
+	}
+	return ln, nil
+}
+
+// requireNoListener fails with advice when something accepts connections at localhost:port,
+// before another program (a container's published port, the complete application) is started
+// there. It connects instead of listening: a listener of its own, however briefly open, could
+// be copied into a child process forked at that moment and hold the port past its close.
+// localhost covers 127.0.0.1 and ::1, both of which the browser may try.
+func requireNoListener(port string, use portUse) error {
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort("localhost", port), time.Second)
+	if err != nil {
+		return nil // refused (or unreachable): nothing there to get in the way
+	}
+	conn.Close()
+	return use.busy(port, errors.New("something accepts connections at localhost:"+port))
 }
 
 // dockerProblem wraps a container error with its likely causes.

@@ -76,8 +76,7 @@ func runSuite(m *testing.M) (code int) {
 	suite.browserCtx = browserCtx
 
 	// Checked now rather than when the application starts, minutes later with a real FusionAuth.
-	if err := requireFreePort(appPort, "the complete application (the kickstart authorizes only "+appURL+"/callback)",
-		"stop what listens there, such as a `go run ./complete-application` started by hand"); err != nil {
+	if err := requireNoListener(appPort, appPortUse); err != nil {
 		return fail(err)
 	}
 
