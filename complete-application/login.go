@@ -116,7 +116,8 @@ func handleCallback(client *oidcClient, sessions *sessions, pages *pages, logger
 			fail(http.StatusBadGateway, "FusionAuth did not complete the login. Please log in again.", err)
 			return
 		}
-		record := newSession(tx.Nonce, sessions.now())
+		now := sessions.now()
+		record := session{ID: rand.Text(), Nonce: tx.Nonce, StartedAt: now, SeenAt: now}
 		tokens, err := client.verifyTokens(ctx, p, token, record)
 		switch {
 		case errors.Is(err, errProviderUnavailable):

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,11 +50,6 @@ var (
 	errLoggedOut    = errors.New("not logged in")
 	errRetryRequest = errors.New("retry the request with the newest cookies") // see retryOnce
 )
-
-// newSession is the record of a session that starts now.
-func newSession(nonce string, now time.Time) session {
-	return session{ID: rand.Text(), Nonce: nonce, StartedAt: now, SeenAt: now}
-}
 
 // start stores verified tokens and the session's record in the cookies, and
 // returns the record. It seals the tokens before it sets any cookie, so a

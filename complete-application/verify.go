@@ -46,7 +46,7 @@ func (c *oidcClient) verifyTokens(ctx context.Context, p *provider, token *oauth
 	if !ok || rawIDToken == "" {
 		return verifiedTokens{}, errors.New("token response has no id_token string")
 	}
-	idToken, err := c.verifyIDToken(ctx, p, rawIDToken)
+	idToken, claims, err := c.verifyIDToken(ctx, p, rawIDToken)
 	if err != nil {
 		return verifiedTokens{}, err
 	}
@@ -67,45 +67,43 @@ func (c *oidcClient) verifyTokens(ctx context.Context, p *provider, token *oauth
 	if err := c.verifyAccessToken(ctx, p, []byte(token.AccessToken), idToken.Subject); err != nil {
 		return verifiedTokens{}, err
 	}
-	var claims struct {
-		Email string `json:"email"`
-	}
-	if err := idToken.Claims(&claims); err != nil {
-		return verifiedTokens{}, fmt.Errorf("reading ID token claims: %w", err)
-	}
 	return verifiedTokens{token.AccessToken, token.RefreshToken, rawIDToken, idToken.Subject, claims.Email}, nil
 }
 
 // verifyIDToken runs go-oidc's checks (signature with a pinned algorithm,
 // issuer, audience contains the client id, expiry), then the ones go-oidc
 // leaves to its caller.
-func (c *oidcClient) verifyIDToken(ctx context.Context, p *provider, rawIDToken string) (*oidc.IDToken, error) {
+func (c *oidcClient) verifyIDToken(ctx context.Context, p *provider, rawIDToken string) (*oidc.IDToken, idClaims, error) {
+	var claims idClaims
 	idToken, err := verifyJWT(ctx, p, rawIDToken)
+	if err == nil {
+		err = idToken.Claims(&claims)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("verifying ID token: %w", err)
-	}
-	var claims struct {
-		AuthorizedParty string `json:"azp"`
-	}
-	if err := idToken.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("reading ID token claims: %w", err)
+		return nil, claims, fmt.Errorf("verifying ID token: %w", err)
 	}
 	now := c.now()
 	switch {
 	case idToken.Subject == "":
-		return nil, errors.New("ID token has no sub")
+		err = errors.New("ID token has no sub")
 	case c.untrustedAudience(idToken.Audience):
-		return nil, fmt.Errorf("ID token has an untrusted audience: %q", idToken.Audience)
+		err = fmt.Errorf("ID token has an untrusted audience: %q", idToken.Audience)
 	case claims.AuthorizedParty != "" && claims.AuthorizedParty != c.clientID:
-		return nil, fmt.Errorf("ID token azp is %q, not this client", claims.AuthorizedParty)
+		err = fmt.Errorf("ID token azp is %q, not this client", claims.AuthorizedParty)
 	case idToken.IssuedAt.IsZero():
-		return nil, errors.New("ID token has no iat")
+		err = errors.New("ID token has no iat")
 	case idToken.IssuedAt.After(now.Add(clockSkew)):
-		return nil, fmt.Errorf("ID token iat %s is in the future", idToken.IssuedAt.UTC())
+		err = fmt.Errorf("ID token iat %s is in the future", idToken.IssuedAt.UTC())
 	case idToken.IssuedAt.Before(now.Add(-maxIDTokenAge)):
-		return nil, fmt.Errorf("ID token iat %s is too old", idToken.IssuedAt.UTC())
+		err = fmt.Errorf("ID token iat %s is too old", idToken.IssuedAt.UTC())
 	}
-	return idToken, nil
+	return idToken, claims, err
+}
+
+// idClaims are the ID token's claims the app reads besides go-oidc's.
+type idClaims struct {
+	AuthorizedParty string `json:"azp"`
+	Email           string `json:"email"`
 }
 
 // verifyAccessToken checks an access token locally (FusionAuth is asked only
