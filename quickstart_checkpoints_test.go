@@ -67,6 +67,7 @@ func TestQuickstartCheckpoints(t *testing.T) {
 	binaries := buildCheckpoints(t, checkpoints)
 	for i, cp := range checkpoints {
 		t.Run(fmt.Sprintf("%s at quickstart.md:%d", cp.name, cp.line), func(t *testing.T) {
+			t.Parallel() // each runs its own app and stand-in
 			assert.NoError(t, checkpointChecks[cp.name](startReaderApp(t, binaries[i])))
 		})
 	}
@@ -84,6 +85,7 @@ func TestQuickstartCheckpoints(t *testing.T) {
 	}
 	for _, tt := range []struct{ check, on string }{{"login", "stub"}, {"logout", "login"}, {"stub", "login"}} {
 		t.Run(fmt.Sprintf("the %s check fails on the %s step", tt.check, tt.on), func(t *testing.T) {
+			t.Parallel()
 			err := checkpointChecks[tt.check](startReaderApp(t, binaryOf(tt.on)))
 			assert.Error(t, err, "the %s checkpoint held on the application of the %s step", tt.check, tt.on)
 		})

@@ -120,7 +120,7 @@ func newHandlerFromEnv(t testing.TB, env map[string]string, now func() time.Time
 	require.NoError(t, err)
 	client := newOIDCClient(cfg, logger, now)
 	client.retryInterval = 0
-	client.httpClient.Timeout = 2 * time.Second
+	client.httpClient.Timeout = time.Second
 	sessions := &sessions{
 		cookies: cookies, oidc: client, logger: logger, now: now,
 		idleTimeout: cfg.sessionIdleTimeout, maxLifetime: cfg.sessionMaxLifetime,

@@ -132,6 +132,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 // do. Each must end without a session and without further calls to the token
 // or userinfo endpoints.
 func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
 	tests := []struct {
 		fault fusionauthtest.Fault
 		// status is the callback's answer: 400 when the redirect itself is

@@ -378,6 +378,7 @@ func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 // the retry, with the new cookies, is served. The control shows that a
 // refused token with no winner still ends the session after that one retry.
 func TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies(t *testing.T) {
+	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	setRefreshTokenPolicy(t, idp, "OneTimeUse")
 	// The replicas run on the real clock, so the login's access token

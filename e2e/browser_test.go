@@ -276,6 +276,7 @@ func TestLogoutRevokesCopiedCookies(t *testing.T) {
 // TestLogoutWithoutIDTokenEndsFusionAuthSession: a browser that lost the ID-token cookie
 // still logs out of FusionAuth, so Log in shows FusionAuth's form again.
 func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.logIn(richard)
 	b.seeFusionAuthRemembers(richard)

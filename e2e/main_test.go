@@ -28,6 +28,13 @@ var suite struct {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The browser tests spend most of their time waiting for pages, so more of them run at
+	// once than go test's default of one per CPU, unless -parallel says how many.
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "4")
+	}
 	os.Exit(runSuite(m))
 }
 

@@ -29,6 +29,7 @@ const (
 // TestEveryPageFitsAPhoneAndIsAccessible: every page of both applications, and FusionAuth's
 // pages on the way, fits a phone's window and passes the accessibility checks.
 func TestEveryPageFitsAPhoneAndIsAccessible(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	stub := newPhone(t)
 	stub.openHome(suite.stubURL)
 	stub.checkPage(t, "stub home", ownPage)

@@ -34,6 +34,7 @@ const (
 // that a picture of the stand-in's page is never taken for FusionAuth's. With -update they go
 // into images/; without, into a temporary directory, checked the same way.
 func TestTutorialPictures(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	dir := t.TempDir()
 	if *update {
 		dir = filepath.Join(suite.cfg.root, "images")

@@ -26,6 +26,7 @@ import (
 // the real image cannot be pulled on every machine, so this is where its fail-fast path runs.
 
 func TestReadinessWaitsForKickstartSummary(t *testing.T) {
+	t.Parallel() // no browser, no shared FusionAuth
 	tests := []struct {
 		name     string
 		log      string
@@ -292,6 +293,7 @@ func TestRunningFusionAuthWithTheKeyRefusedIsNotReady(t *testing.T) {
 }
 
 func TestWaitForRunningFusionAuthWaitsForTheRegistrations(t *testing.T) {
+	t.Parallel() // no browser, no shared FusionAuth
 	fake := newFakeRunningFusionAuth(t, stageApplication, true)
 	cfg := runningConfig(t, fake.srv.URL)
 	const registeredAfter = 300 * time.Millisecond

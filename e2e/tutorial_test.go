@@ -17,6 +17,7 @@ import (
 // The tutorial's promises, in the order a reader meets them.
 
 func TestStubHomeShowsLogin(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.openHome(suite.stubURL)
 	label := read(b, "the Log in button's label", chromedp.Text(chromedp.ID("login")))
@@ -24,6 +25,7 @@ func TestStubHomeShowsLogin(t *testing.T) {
 }
 
 func TestLoggedOutPagesRedirectHome(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.openHome(suite.appURL)
 	for _, path := range []string{"/account", "/make-change"} {
@@ -34,6 +36,7 @@ func TestLoggedOutPagesRedirectHome(t *testing.T) {
 }
 
 func TestLoginShowsAccount(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.openHome(suite.appURL)
 	b.clickLogin()
@@ -73,6 +76,7 @@ func TestLoginShowsAccount(t *testing.T) {
 }
 
 func TestMakeChange(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.logIn(richard)
 	b.do("follow Make change", chromedp.Click(chromedp.ID("make-change-link"), chromedp.NodeVisible),
@@ -100,6 +104,7 @@ func TestMakeChange(t *testing.T) {
 }
 
 func TestLogoutEndsSession(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.logIn(richard)
 
@@ -119,6 +124,7 @@ func TestLogoutEndsSession(t *testing.T) {
 }
 
 func TestWrongPasswordShowsError(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.openHome(suite.appURL)
 	b.clickLogin()
@@ -131,6 +137,7 @@ func TestWrongPasswordShowsError(t *testing.T) {
 }
 
 func TestUnregisteredUserNeverReachesAccount(t *testing.T) {
+	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
 	b := newBrowser(t)
 	b.openHome(suite.appURL)
 	b.clickLogin()
