@@ -13,7 +13,7 @@ type accountPage struct {
 // holds nothing.
 func handleAccount(pages *pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessionFrom(r.Context())
-		pages.render(w, r, http.StatusOK, "account.html", accountPage{Email: s.Email, Balance: formatDollars(0)})
+		user := currentUser(r.Context())
+		pages.render(w, r, http.StatusOK, "account.html", accountPage{Email: user.Email, Balance: formatDollars(0)})
 	})
 }

@@ -92,7 +92,7 @@ func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
 	logout := app.post("/logout", nil)
 	assert.Equal(t, http.StatusSeeOther, logout.StatusCode, "FusionAuth's session is still ended: %s", logout.body)
 	assert.Zero(t, leaked.Load(), "the refresh token was not sent elsewhere")
-	assert.Contains(t, app.logs.String(), `logout_api="307 Temporary Redirect"`, "the log says what the Logout API answered")
+	assert.Contains(t, app.logs.String(), `revocation="failed: /api/logout answered 307 Temporary Redirect"`, "the log says what the Logout API answered")
 }
 
 // Helpers for discovery tests.

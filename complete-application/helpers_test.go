@@ -55,7 +55,7 @@ type testApp struct {
 	url      string
 	idp      *fusionauthtest.Server
 	oidc     *oidcClient
-	sessions *sessions
+	sessions *sessionKeeper
 	logs     *lockedBuffer // the app's log
 	client   *http.Client  // the browser
 	srv      *httptest.Server
@@ -109,23 +109,22 @@ func newAppFor(t testing.TB, idp *fusionauthtest.Server, issuer string, env map[
 // newHandlerFromEnv builds the application's handler from env, as run does,
 // with the clock now, and returns it with its OpenID Connect client and
 // sessions, whose fields a test may still set.
-func newHandlerFromEnv(t testing.TB, env map[string]string, now func() time.Time, log io.Writer) (http.Handler, *oidcClient, *sessions) {
+func newHandlerFromEnv(t testing.TB, env map[string]string, now func() time.Time, log io.Writer) (http.Handler, *oidcClient, *sessionKeeper) {
 	t.Helper()
 	cfg, err := loadConfig(func(name string) string { return env[name] })
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	pages, err := parsePages(logger)
 	require.NoError(t, err)
-	cookies, err := newCookieSealer(cfg.secretKeys, cfg.appURL.Scheme == "https")
+	auth, err := newLogin(loginConfig{
+		Issuer: cfg.issuer, ClientID: cfg.clientID, ClientSecret: cfg.clientSecret, AppURL: cfg.appURL,
+		SecretKeys: cfg.secretKeys, IdleTimeout: cfg.sessionIdleTimeout, MaxLifetime: cfg.sessionMaxLifetime,
+		AfterLogin: "/account", AfterLogout: "/", ShowError: pages.renderError, Logger: logger, Now: now,
+	})
 	require.NoError(t, err)
-	client := newOIDCClient(cfg, logger, now)
-	client.retryInterval = 0
-	client.httpClient.Timeout = time.Second
-	sessions := &sessions{
-		cookies: cookies, oidc: client, logger: logger, now: now,
-		idleTimeout: cfg.sessionIdleTimeout, maxLifetime: cfg.sessionMaxLifetime,
-	}
-	return newHandler(logger, pages, client, sessions, cfg), client, sessions
+	auth.client.retryInterval = 0
+	auth.client.httpClient.Timeout = time.Second
+	return newHandler(logger, pages, auth, cfg.appURL.Scheme == "https"), auth.client, auth.sessions
 }
 
 // testLogOutput sends the app's log to the test's output, which go test
@@ -274,19 +273,29 @@ func (a *testApp) get(target string) response {
 	return resp
 }
 
-// getAfterRetry fetches a path and, when the app asks for a retry of the
-// same request (a refused refresh, see retryOnce), fetches it once more, as
-// a browser follows the redirect. It requires that the first answer, if a
-// retry, deletes no session cookie.
-func (a *testApp) getAfterRetry(path string) response {
+// getFrom fetches target as the browser would for a request of the given
+// Sec-Fetch-Dest and Sec-Fetch-Site ("iframe" and "same-site" for FusionAuth's
+// logging-out page, "document" and "cross-site" for a link on another site).
+func (a *testApp) getFrom(target, dest, site string) response {
 	a.t.Helper()
-	resp := a.get(path)
-	if resp.StatusCode != http.StatusTemporaryRedirect {
-		return resp
+	if !strings.HasPrefix(target, "http") {
+		target = a.url + target
 	}
-	require.Equal(a.t, path, resp.Header.Get("Location"), "a retry of the same request")
-	assertDeletesNoSessionCookie(a.t, resp.Response)
-	return a.get(path)
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	require.NoError(a.t, err)
+	setFetchMetadata(req, dest, site)
+	return a.do(req)
+}
+
+// setFetchMetadata sets the fetch metadata headers a browser sends; empty
+// values are left out, as an old browser does.
+func setFetchMetadata(req *http.Request, dest, site string) {
+	if dest != "" {
+		req.Header.Set("Sec-Fetch-Dest", dest)
+	}
+	if site != "" {
+		req.Header.Set("Sec-Fetch-Site", site)
+	}
 }
 
 // post sends a form to a path of the app, as a same-origin browser form would.
@@ -435,22 +444,28 @@ func (a *testApp) deleteCookie(name string) {
 	a.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
 }
 
-// record opens the session's record in the browser's cb_session, as the app would.
+// record opens the session's record in the browser's oidc_session, as the app would.
 func (a *testApp) record() session {
 	a.t.Helper()
-	value, err := a.sessions.cookies.open(sessionCookie, "", a.cookie(sessionCookie))
-	require.NoError(a.t, err, "opening cb_session")
 	var s session
-	require.NoError(a.t, json.Unmarshal(value, &s))
+	require.NoError(a.t, a.sessions.cookies.open(a.requestWithCookies(), sessionCookie, "", &s), "opening oidc_session")
 	return s
 }
 
-// setRecord seals s into the browser's cb_session, as the app would.
+// requestWithCookies is a request to the app carrying the browser's cookies.
+func (a *testApp) requestWithCookies() *http.Request {
+	req := httptest.NewRequest(http.MethodGet, a.url+"/", nil)
+	u, _ := url.Parse(a.url)
+	for _, c := range a.client.Jar.Cookies(u) {
+		req.AddCookie(c)
+	}
+	return req
+}
+
+// setRecord seals s into the browser's oidc_session, as the app would.
 func (a *testApp) setRecord(s session) {
 	a.t.Helper()
-	value, err := json.Marshal(s)
-	require.NoError(a.t, err)
-	c, err := a.sessions.cookies.sealedCookie(sessionCookie, "", value, 0)
+	c, err := a.sessions.cookies.seal(sessionCookie, "", s, 0)
 	require.NoError(a.t, err)
 	a.setCookie(sessionCookie, c.Value)
 }
@@ -645,6 +660,9 @@ type idpFront struct {
 	hanging bool
 	// broken paths answer 503.
 	broken map[string]bool
+	// slow paths wait until the client gives up; busy counts the requests
+	// waiting on each, and mostBusy the most there were at once.
+	slow, busy, mostBusy map[string]int
 	// rewriteToken, if set, edits the token endpoint's JSON answer to the
 	// given grant type before the application sees it.
 	rewriteToken func(grant string, body map[string]any)
@@ -669,7 +687,8 @@ func newIDPFront(t testing.TB) *idpFront {
 	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	f := &idpFront{t: t, addr: listener.Addr().String(), broken: map[string]bool{}, released: make(chan struct{})}
+	f := &idpFront{t: t, addr: listener.Addr().String(), broken: map[string]bool{}, released: make(chan struct{}),
+		slow: map[string]int{}, busy: map[string]int{}, mostBusy: map[string]int{}}
 	f.url = "http://" + f.addr
 	f.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: f.url})
 	f.serve(listener)
@@ -729,6 +748,31 @@ func (f *idpFront) setBroken(path string, broken bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.broken[path] = broken
+}
+
+// setSlow makes FusionAuth hold requests for path until the client gives up
+// (at its upstream timeout), or answer them again.
+func (f *idpFront) setSlow(path string, slow bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.slow[path] = 0
+	if slow {
+		f.slow[path] = 1
+	}
+}
+
+// mostAtOnce is the most requests for path FusionAuth held at once.
+func (f *idpFront) mostAtOnce(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mostBusy[path]
+}
+
+// atOnce is how many requests for path FusionAuth holds now.
+func (f *idpFront) atOnce(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.busy[path]
 }
 
 // setTokenRewrite installs (or, with nil, removes) an edit of the token
@@ -794,8 +838,24 @@ func (f *idpFront) lastAccessToken() string {
 func (f *idpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	hanging, broken, rewrite, hold, held := f.hanging, f.broken[r.URL.Path], f.rewriteToken, f.hold, f.held
+	slow := f.slow[r.URL.Path] > 0
+	if slow {
+		f.busy[r.URL.Path]++
+		f.mostBusy[r.URL.Path] = max(f.mostBusy[r.URL.Path], f.busy[r.URL.Path])
+	}
 	f.mu.Unlock()
 	switch {
+	case slow:
+		// Reading the body lets the server notice when the client gives up.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-f.released:
+		}
+		f.mu.Lock()
+		f.busy[r.URL.Path]--
+		f.mu.Unlock()
+		return
 	case hanging:
 		select {
 		case <-r.Context().Done():

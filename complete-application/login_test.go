@@ -48,7 +48,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	assert.GreaterOrEqual(t, len(q.Get("state")), 26, "state must carry at least 128 bits")
 	assert.GreaterOrEqual(t, len(q.Get("nonce")), 26, "nonce must carry at least 128 bits")
 	assert.NotEqual(t, q.Get("state"), q.Get("nonce"))
-	assert.NotEmpty(t, app.cookie("cb_login"), "the login transaction cookie")
+	assert.NotEmpty(t, app.cookie(loginCookie), "the login transaction cookie")
 
 	callback, err := app.signIn(authorize, testUserEmail, testUserPassword)
 
@@ -57,7 +57,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "GET /callback: %s", resp.body)
 	assert.Equal(t, "/account", resp.Header.Get("Location"))
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	assert.Empty(t, app.cookie("cb_login"), "the login cookie is deleted on first use")
+	assert.Empty(t, app.cookie(loginCookie), "the login cookie is deleted on first use")
 	for _, name := range sessionCookies {
 		assert.NotEmpty(t, app.cookie(name), "cookie %s after login", name)
 	}
@@ -68,7 +68,7 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 		assert.Less(t, len(c.String()), 4096, "cookie %s fits a browser", c.Name)
 	}
 	// The cookies are sealed: no token can be read from them.
-	accessToken, err := app.sessions.cookies.open(accessTokenCookie, app.record().ID, app.cookie(accessTokenCookie))
+	accessToken, err := openSealed(app.sessions.cookies, accessTokenCookie, app.record().ID, app.cookie(accessTokenCookie))
 	require.NoError(t, err)
 	assert.NotContains(t, app.cookie(accessTokenCookie), string(accessToken[:32]), "the access token cookie is sealed: the token is not in it")
 	tokenCalls := requestsTo(idp, "/oauth2/token")
@@ -239,7 +239,7 @@ func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
 				ExpiresAt: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC),
 			}})
 			require.NoError(t, err)
-			forged, err := otherKey.sealedCookie(loginCookie, "", pending, loginLifetime)
+			forged, err := otherKey.seal(loginCookie, "", string(pending), loginLifetime)
 			require.NoError(t, err)
 			attacker.setCookie(loginCookie, forged.Value)
 			return attacker.get(callback)

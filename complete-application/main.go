@@ -2,7 +2,7 @@
 // in with FusionAuth through OpenID Connect. It is the finished version of the
 // quickstart: compare it with ../stub-application to see every step.
 //
-// Start FusionAuth from the repository root with `docker compose up -d`, then run
+// Start FusionAuth from the repository root with `docker compose up -d --wait`, then run
 //
 //	go run ./complete-application
 //
@@ -54,21 +54,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	cookies, err := newCookieSealer(cfg.secretKeys, cfg.appURL.Scheme == "https")
+	// The login's seam (login.go): what it needs from Changebank.
+	auth, err := newLogin(loginConfig{
+		Issuer:       cfg.issuer,
+		ClientID:     cfg.clientID,
+		ClientSecret: cfg.clientSecret,
+		AppURL:       cfg.appURL,
+		SecretKeys:   cfg.secretKeys,
+		IdleTimeout:  cfg.sessionIdleTimeout,
+		MaxLifetime:  cfg.sessionMaxLifetime,
+		AfterLogin:   "/account",
+		AfterLogout:  "/",
+		ShowError:    pages.renderError,
+		Logger:       logger,
+		Now:          time.Now,
+	})
 	if err != nil {
 		return err
 	}
-	client := newOIDCClient(cfg, logger, time.Now)
-	sessions := &sessions{
-		cookies: cookies, oidc: client, logger: logger, now: time.Now,
-		idleTimeout: cfg.sessionIdleTimeout, maxLifetime: cfg.sessionMaxLifetime,
-	}
 
 	srv := &http.Server{
-		Handler: newHandler(logger, pages, client, sessions, cfg),
+		Handler: newHandler(logger, pages, auth, cfg.appURL.Scheme == "https"),
 		// Slow or stalled clients must not hold connections forever. The
-		// write timeout leaves room for the callback, which waits for
-		// FusionAuth's token endpoint (at most upstreamTimeout).
+		// write timeout leaves room for the callback, which may wait for
+		// discovery, the token endpoint and the key set in turn, each
+		// bounded by upstreamTimeout.
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

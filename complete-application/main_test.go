@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -109,9 +110,9 @@ func TestRunServesLoginOnceFusionAuthComesUp(t *testing.T) {
 	env := map[string]string{"APP_URL": appURL, "ISSUER": issuer, "APP_SECRET_KEY": testSecretKey}
 	startRunAt(t, appAddr, env)
 	// The interval run's client waits between discovery attempts.
-	cfg, err := loadConfig(func(name string) string { return env[name] })
+	parsedAppURL, err := url.Parse(appURL)
 	require.NoError(t, err)
-	retryInterval := newOIDCClient(cfg, nil, time.Now).retryInterval
+	retryInterval := newOIDCClient(loginConfig{AppURL: parsedAppURL}).retryInterval
 
 	browser := &testApp{t: t, url: appURL, client: newBrowserClient(t)}
 	assert.Equal(t, http.StatusOK, browser.get("/").StatusCode, "home while FusionAuth is down")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -71,52 +69,3 @@ func (r *statusRecorder) WriteHeader(status int) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// noStore keeps responses that depend on the user's session out of every cache,
-// including the browser's back-forward history.
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// requireLogin lets only logged-in users through to next, with their session
-// in the request's context; everyone else goes back to the home page. A
-// session that cannot be checked right now is kept, and the user told so.
-func requireLogin(sessions *sessions, pages *pages, next http.Handler) http.Handler {
-	return noStore(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := sessions.load(w, r)
-		switch {
-		case err == nil:
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionContextKey{}, s)))
-		case errors.Is(err, errLoggedOut):
-			http.Redirect(w, r, "/", http.StatusSeeOther)
-		case errors.Is(err, errRetryRequest):
-			// The same URL again, method and body too, with the newest cookies.
-			http.Redirect(w, r, r.URL.RequestURI(), http.StatusTemporaryRedirect)
-		case errors.Is(err, errProviderUnavailable):
-			sessions.logger.Warn("cannot check the session", "err", err)
-			pages.renderError(w, r, http.StatusServiceUnavailable, "Changebank cannot reach FusionAuth to check your login. Please try again shortly.")
-		default:
-			sessions.logger.Warn("cannot refresh the session", "err", err)
-			pages.renderError(w, r, http.StatusBadGateway, "FusionAuth did not renew your login. Please try again shortly.")
-		}
-	}))
-}
-
-// redirectIfLoggedIn sends logged-in users to target and serves next to
-// everyone else, including when their login cannot be checked right now.
-func redirectIfLoggedIn(sessions *sessions, target string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, err := sessions.load(w, r)
-		switch {
-		case err == nil:
-			http.Redirect(w, r, target, http.StatusSeeOther)
-		case errors.Is(err, errRetryRequest):
-			http.Redirect(w, r, r.URL.RequestURI(), http.StatusTemporaryRedirect)
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
-}

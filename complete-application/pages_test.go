@@ -36,7 +36,7 @@ func TestRoutesLoggedOut(t *testing.T) {
 		// Logout ends FusionAuth's session even when this browser has no
 		// session of Changebank's left: FusionAuth's may still be alive.
 		{"POST", "/logout", http.StatusSeeOther, idp.URL() + "/oauth2/logout?", ""},
-		{"GET", "/logout", http.StatusSeeOther, "/", ""},
+		{"GET", "/logout", http.StatusBadRequest, "", `id="error"`}, // not a logout this app started
 		{"GET", "/static/changebank.css", http.StatusOK, "", ".button"},
 		{"GET", "/static/changebank.svg", http.StatusOK, "", "<svg"},
 		{"GET", "/static/", http.StatusNotFound, "", `id="error"`},

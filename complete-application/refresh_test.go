@@ -1,9 +1,9 @@
 // Refreshing a session: an expired access token is refreshed with the
 // session's refresh token and the answer checked like a login's (Bearer, an
 // ID token for the same user and login, at_hash, the access token itself);
-// a refused refresh ends the session after one retry; each request redeems
-// its own refresh token, so tabs and replicas racing to refresh stay logged
-// in under both of FusionAuth's refresh token policies.
+// a refused refresh ends the session; requests of one session share one
+// refresh, so tabs racing to refresh stay logged in under both of
+// FusionAuth's refresh token policies.
 
 package main
 
@@ -89,9 +89,8 @@ func TestRefreshRefusalsEndTheSession(t *testing.T) {
 }
 
 // TestExpiredRefreshTokenEndsSession: when FusionAuth refuses the refresh
-// token (invalid_grant), the browser is asked once to retry (another tab may
-// just have renewed the cookies); FusionAuth refuses the same token again,
-// and the user is logged out, without a loop.
+// token (invalid_grant), the user is logged out at once, after one token
+// request.
 func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
@@ -100,13 +99,9 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 
 	idp.Advance(31 * 24 * time.Hour) // Past the kickstart's 30-day refresh token lifetime.
 	idp.ResetRequests()
-	first := app.get("/account")
-	require.Equal(t, http.StatusTemporaryRedirect, first.StatusCode, outline(first))
-	assert.NotEmpty(t, app.cookie(retryCookie), "the refused token is marked for the retry")
-	resp := app.getAfterRetry("/account")
-	assertRefreshEndedSession(t, resp, app, idp, 2)
-	assert.Equal(t, 2, refreshesWith(idp, refreshToken), "the refusal and the retry's refusal")
-	assert.Empty(t, app.cookie(retryCookie), "the retry mark goes with the session")
+	resp := app.get("/account")
+	assertRefreshEndedSession(t, resp, app, idp, 1)
+	assert.Equal(t, 1, refreshesWith(idp, refreshToken), "one refused refresh")
 }
 
 // TestRefreshWithoutIDTokenEndsTheSession: FusionAuth always answers a
@@ -189,10 +184,11 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 			return stolen
 		}},
 		{name: "this session's ID token with another answer's access token", edit: func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any) {
-			// A copy of the session refreshes first: the same user, the
-			// same login, the same nonce; only at_hash tells the two apart.
+			// A copy of the session refreshes first, on another replica: the
+			// same user, the same login, the same nonce; only at_hash tells
+			// the two apart.
 			front.idp.Advance(61 * time.Minute)
-			require.Equal(t, http.StatusOK, victim.copyOfCookies().get("/account").StatusCode, "the copy's refresh")
+			require.Equal(t, http.StatusOK, victim.onApp(front.newApp(t)).get("/account").StatusCode, "the copy's refresh")
 			other := front.lastAnswer("refresh_token")["access_token"]
 			return func(body map[string]any) { body["access_token"] = other }
 		}},
@@ -287,59 +283,35 @@ func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
 
 // TestTabsRefreshingTogetherStayLoggedIn: several tabs of one browser (one
 // cookie jar) whose access token expired send their requests at the same
-// moment, all with the same cookies. Each request redeems the refresh token
-// itself: under Reusable (the kickstart's policy) every one of them is
-// served at once; under OneTimeUse the first redemption wins, and every
-// other tab is sent to retry, which, carrying the winner's cookies, is
-// served without another refresh. The tabs retry once every first answer
-// is in, as the app relies on: a retry that overtook the winner's answer
-// would carry the refused token again. This changed by design: one refresh
-// used to be shared by all the tabs (security.md item 7).
+// moment, all with the same cookies. They share one refresh: FusionAuth is
+// asked once, every tab is served, and the session survives its next
+// refresh, under Reusable (the kickstart's policy) and OneTimeUse alike.
 func TestTabsRefreshingTogetherStayLoggedIn(t *testing.T) {
 	const tabs = 8
 	for _, policy := range refreshTokenPolicies {
 		t.Run(policy, func(t *testing.T) {
 			idp, app := expiredSessionUnder(t, policy)
-			oldRefreshToken := app.record().RefreshToken
 			idp.ResetRequests()
 
-			first := sendTogether(t, app, tabs, "/account")
-			var served, retried []int
-			for i, status := range first {
-				switch status {
-				case http.StatusOK:
-					served = append(served, i)
-				case http.StatusTemporaryRedirect:
-					retried = append(retried, i)
-				default:
-					assert.Fail(t, "a tab is neither served nor asked to retry", "tab %d: status %d", i, status)
-				}
+			for i, status := range sendTogether(t, app, tabs, "/account") {
+				assert.Equal(t, http.StatusOK, status, "tab %d", i)
 			}
-			assert.Equal(t, tabs, requestsTo(idp, "/oauth2/token"), "each tab redeems the refresh token itself")
-			if policy == "OneTimeUse" {
-				assert.Len(t, served, 1, "the one redemption FusionAuth honoured")
-				assert.NotEqual(t, oldRefreshToken, app.record().RefreshToken, "a new refresh token")
-			} else {
-				assert.Len(t, served, tabs, "every tab at once")
-			}
+			assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the tabs share one refresh")
 
+			idp.Advance(61 * time.Minute) // The next refresh.
 			idp.ResetRequests()
-			for i, status := range sendTogether(t, app, len(retried), "/account") {
-				assert.Equal(t, http.StatusOK, status, "the retry of tab %d", retried[i])
-			}
-			assert.Zero(t, requestsTo(idp, "/oauth2/token"), "the retries carry the winner's cookies")
-			assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"), "the browser afterwards")
+			resp := app.get("/account")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "the next refresh: %s", outline(resp))
+			assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the next refresh")
 		})
 	}
 }
 
 // TestRequestSentBeforeTheNewCookiesIsServed: a request that left the
 // browser before the answer to a refresh came back still carries the old
-// cookies. Under Reusable it refreshes for itself and is served; under
-// OneTimeUse FusionAuth refuses the used-up token, the browser is asked to
-// retry without losing any cookie, and the retry, with the new cookies by
-// then, is served. This changed by design: the late request used to get the
-// first refresh's tokens handed over (security.md item 7).
+// cookies. It is served with that refresh's answer, which it would otherwise
+// redeem again: under OneTimeUse FusionAuth would refuse it and end the
+// session. The session then survives its next refresh.
 func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 	for _, policy := range refreshTokenPolicies {
 		t.Run(policy, func(t *testing.T) {
@@ -349,85 +321,15 @@ func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 
 			require.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the first tab refreshes")
 			resp := late.get("/account")
-			assert.Equal(t, 2, requestsTo(idp, "/oauth2/token"), "the late request redeems the token itself")
-			if policy == "Reusable" {
-				assert.Equal(t, http.StatusOK, resp.StatusCode, outline(resp))
-				return
-			}
-			require.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode, outline(resp))
-			assert.Equal(t, "/account", resp.Header.Get("Location"), "the same request again")
-			assertDeletesNoSessionCookie(t, resp.Response)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, outline(resp))
+			assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+			assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the late request needs no refresh of its own")
+			assert.Equal(t, app.record().RefreshToken, late.record().RefreshToken, "both hold the new cookies")
 
-			// By the retry, the browser holds the first tab's new cookies.
-			u, err := url.Parse(app.url)
-			require.NoError(t, err)
-			late.client.Jar.SetCookies(u, app.client.Jar.Cookies(u))
-			retry := late.get("/account")
-			assert.Equal(t, http.StatusOK, retry.StatusCode, outline(retry))
-			assert.Equal(t, testUserEmail, elementText(retry.body, "email"))
-			assert.Equal(t, 2, requestsTo(idp, "/oauth2/token"), "the retry needs no refresh")
+			idp.Advance(61 * time.Minute)
+			assert.Equal(t, http.StatusOK, late.get("/account").StatusCode, "the next refresh")
 		})
 	}
-}
-
-// TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies: under
-// OneTimeUse, one tab's refresh on one replica uses up the refresh token; a
-// second tab's request with the old cookies reaches another replica, which
-// cannot know, and FusionAuth refuses it. That answer must not delete the
-// cookies the first tab just received: it asks the browser to retry, and
-// the retry, with the new cookies, is served. The control shows that a
-// refused token with no winner still ends the session after that one retry.
-func TestLostRefreshRaceOnAnotherReplicaKeepsTheWinnersCookies(t *testing.T) {
-	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
-	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
-	setRefreshTokenPolicy(t, idp, "OneTimeUse")
-	// The replicas run on the real clock, so the login's access token
-	// expires for real; the refreshed ones last the rest of the test.
-	setLifetime := func(seconds int) {
-		callAdminAPI(t, idp, http.MethodPatch, "/api/application/"+testClientID, map[string]any{"application": map[string]any{
-			"jwtConfiguration": map[string]any{"timeToLiveInSeconds": seconds},
-		}})
-	}
-	const lifetime = 2 * time.Second
-	setLifetime(int(lifetime.Seconds()))
-	key := map[string]string{"APP_SECRET_KEY": testSecretKey}
-	lb := startReplicas(t, idp, key, key)
-	browser := &testApp{t: t, url: lb.url, idp: idp, client: newBrowserClient(t)}
-	lb.use(0)
-	require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
-	time.Sleep(lifetime + 100*time.Millisecond)
-	setLifetime(3600)
-	secondTab := browser.copyOfCookies()
-	stale := browser.copyOfCookies() // for the control
-
-	lb.use(0)
-	require.Equal(t, http.StatusOK, browser.get("/account").StatusCode, "the first tab refreshes on replica 0")
-	lb.use(1)
-	idp.ResetRequests()
-	resp := secondTab.get("/account?tab=2")
-	require.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode, "replica 1 asks for a retry: %s", resp.body)
-	assert.Equal(t, "/account?tab=2", resp.Header.Get("Location"), "the same request again")
-	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	for _, c := range resp.Cookies() {
-		assert.NotContains(t, sessionCookies, c.Name, "the refused request leaves the session's cookies alone")
-	}
-	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refused refresh")
-
-	// By the retry, the browser holds the first tab's new cookies.
-	u, err := url.Parse(lb.url)
-	require.NoError(t, err)
-	secondTab.client.Jar.SetCookies(u, browser.client.Jar.Cookies(u))
-	retry := secondTab.get("/account?tab=2")
-	assert.Equal(t, http.StatusOK, retry.StatusCode, retry.body)
-	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the retry needs no refresh")
-
-	// The control: nobody renewed this copy's cookies, so its retry is
-	// refused again and the session ends, without a loop.
-	lb.use(1)
-	resp = stale.getAfterRetry("/account")
-	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
-	assert.Equal(t, "/", resp.Header.Get("Location"))
-	assertDeletesSession(t, resp.Response)
 }
 
 // Helpers for the refresh tests.

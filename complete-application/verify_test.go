@@ -106,7 +106,7 @@ func (b *tokenBench) sign(t testing.TB, edit func(claims map[string]any)) string
 }
 
 func (b *tokenBench) verify(token, subject string) error {
-	return b.client.verifyAccessToken(context.Background(), b.provider, []byte(token), subject)
+	return b.client.verifyAccessToken(context.Background(), b.provider, token, subject)
 }
 
 // cached is how many tokens the cache holds.
@@ -210,10 +210,10 @@ func TestVerifiedTokenCacheStaysBounded(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := newVerifiedTokenCache(3)
 	for i := range 10 {
-		c.add([]byte(fmt.Sprintf("token-%d", i)), cacheEntry("user", now.Add(time.Hour)))
+		c.add(fmt.Sprintf("token-%d", i), cacheEntry("user", now.Add(time.Hour)))
 		assert.LessOrEqual(t, len(c.tokens), 3, "entries after adding token-%d", i)
 	}
-	_, ok := c.lookup([]byte("token-9"), now)
+	_, ok := c.lookup("token-9", now)
 	assert.True(t, ok, "the token added last is there")
 }
 
@@ -225,11 +225,11 @@ func TestVerifiedTokenCacheStaysBounded(t *testing.T) {
 func TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := newVerifiedTokenCache(3)
-	c.add([]byte("first"), cacheEntry("user", now.Add(time.Hour)))
-	c.add([]byte("second"), cacheEntry("user", now.Add(time.Minute)))
-	c.add([]byte("third"), cacheEntry("user", now.Add(time.Hour)))
+	c.add("first", cacheEntry("user", now.Add(time.Hour)))
+	c.add("second", cacheEntry("user", now.Add(time.Minute)))
+	c.add("third", cacheEntry("user", now.Add(time.Hour)))
 	for _, added := range []string{"fourth", "fifth"} {
-		c.add([]byte(added), cacheEntry("user", now.Add(time.Hour)))
+		c.add(added, cacheEntry("user", now.Add(time.Hour)))
 	}
 
 	for _, tt := range []struct {
@@ -238,7 +238,7 @@ func TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull(t *testing.T) {
 	}{
 		{"first", false}, {"second", false}, {"third", true}, {"fourth", true}, {"fifth", true},
 	} {
-		_, ok := c.lookup([]byte(tt.token), now)
+		_, ok := c.lookup(tt.token, now)
 		assert.Equal(t, tt.kept, ok, "%s kept", tt.token)
 	}
 }
@@ -246,15 +246,15 @@ func TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull(t *testing.T) {
 func TestVerifiedTokenCacheDropsExpiredEntriesOnLookup(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := newVerifiedTokenCache(3)
-	c.add([]byte("expiring"), cacheEntry("user", now.Add(time.Minute)))
-	c.add([]byte("fresh"), cacheEntry("user", now.Add(time.Hour)))
+	c.add("expiring", cacheEntry("user", now.Add(time.Minute)))
+	c.add("fresh", cacheEntry("user", now.Add(time.Hour)))
 
 	later := now.Add(time.Minute)
-	_, ok := c.lookup([]byte("expiring"), later)
+	_, ok := c.lookup("expiring", later)
 	assert.False(t, ok, "a token is not served at its expiry")
 	_, kept := c.tokens[sha256.Sum256([]byte("expiring"))]
 	assert.False(t, kept, "the expired entry is gone")
-	_, ok = c.lookup([]byte("fresh"), later)
+	_, ok = c.lookup("fresh", later)
 	assert.True(t, ok, "an unexpired entry stays")
 }
 
@@ -266,8 +266,8 @@ func TestVerifiedTokenCacheIsSafeForConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for i := range 1000 {
 				token := fmt.Sprintf("token-%d", (g*1000+i)%100)
-				c.add([]byte(token), cacheEntry("user", now.Add(time.Duration(i%3)*time.Second)))
-				c.lookup([]byte(token), now.Add(time.Second))
+				c.add(token, cacheEntry("user", now.Add(time.Duration(i%3)*time.Second)))
+				c.lookup(token, now.Add(time.Second))
 			}
 		})
 	}
@@ -287,12 +287,12 @@ func BenchmarkVerifiedTokenCacheAddWhenFull(b *testing.B) {
 			entry := cacheEntry("user", now.Add(time.Hour))
 			c := newVerifiedTokenCache(size)
 			for i := range size {
-				c.add([]byte("filler-"+strconv.Itoa(i)), entry)
+				c.add("filler-"+strconv.Itoa(i), entry)
 			}
 			require.Len(b, c.tokens, size, "the cache is full")
 			i := 0
 			for b.Loop() {
-				c.add([]byte("added-"+strconv.Itoa(i)), entry)
+				c.add("added-"+strconv.Itoa(i), entry)
 				i++
 			}
 			if len(c.tokens) != size {
@@ -310,7 +310,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	app := newTestApp(b, idp)
 	require.NoError(b, app.logInAs(testUserEmail, testUserPassword))
 	record := app.record()
-	accessToken, err := app.sessions.cookies.open(accessTokenCookie, record.ID, app.cookie(accessTokenCookie))
+	accessToken, err := openSealed(app.sessions.cookies, accessTokenCookie, record.ID, app.cookie(accessTokenCookie))
 	require.NoError(b, err)
 	p, err := app.oidc.provider(b.Context())
 	require.NoError(b, err)

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,25 +19,27 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// upstreamTimeout bounds every call to FusionAuth: go-oidc and x/oauth2 have
+// upstreamTimeout bounds each call to FusionAuth: go-oidc and x/oauth2 have
 // none unless given an http.Client with one.
 const upstreamTimeout = 10 * time.Second
 
-// oidcClient is Changebank as FusionAuth's OpenID Connect client: its
-// credentials, what discovery learns, the checks of FusionAuth's tokens
-// (verify.go), and the HTTP client for every call to FusionAuth.
+// oidcClient is the application as FusionAuth's OpenID Connect client: its
+// credentials, what discovery learns, the HTTP client for every call to
+// FusionAuth, and the one call x/oauth2 and go-oidc do not make: revocation.
 type oidcClient struct {
 	issuer, clientID, clientSecret string
-	redirectURL, logoutURL         string // APP_URL/callback and APP_URL/logout
+	redirectURL, logoutURL         string // AppURL/callback and AppURL/logout
 	logger                         *slog.Logger
 	httpClient                     *http.Client
-	now                            func() time.Time // the clock for token checks
-	verified                       *verifiedTokenCache
+	now                            func() time.Time
+	verified                       *verifiedTokenCache // login_verify.go
+	revocations                    chan struct{}       // one token per revocation in flight
 
 	// discovered is set once discovery has worked; it is read on every
 	// protected request. mu serializes discovery attempts, and a failure is
-	// kept for retryInterval, so that a FusionAuth still starting is not
-	// asked by every request.
+	// kept for retryInterval, so that while FusionAuth is down or starting,
+	// requests fail at once instead of queueing behind one another's
+	// attempts, each of which may wait upstreamTimeout.
 	discovered    atomic.Pointer[provider]
 	mu            sync.Mutex
 	retryInterval time.Duration
@@ -49,33 +55,33 @@ type provider struct {
 	// with the same claims, signed by the same key.
 	verifier   *oidc.IDTokenVerifier
 	endSession *url.URL // where logout sends the browser
+	// revocation is the RFC 7009 endpoint, if the provider advertises one.
+	// FusionAuth does not: its Logout API revokes instead (login_logout.go).
+	revocation string
 	// namesItselfInCallbacks: every authorization response carries iss (RFC 9207).
 	namesItselfInCallbacks bool
 }
 
-func newOIDCClient(cfg config, logger *slog.Logger, now func() time.Time) *oidcClient {
+func newOIDCClient(cfg loginConfig) *oidcClient {
 	return &oidcClient{
-		issuer:       cfg.issuer,
-		clientID:     cfg.clientID,
-		clientSecret: cfg.clientSecret,
-		redirectURL:  cfg.appURL.JoinPath("callback").String(),
-		logoutURL:    cfg.appURL.JoinPath("logout").String(),
-		logger:       logger,
+		issuer:       cfg.Issuer,
+		clientID:     cfg.ClientID,
+		clientSecret: cfg.ClientSecret,
+		redirectURL:  cfg.AppURL.JoinPath("callback").String(),
+		logoutURL:    cfg.AppURL.JoinPath("logout").String(),
+		logger:       cfg.Logger,
 		httpClient: &http.Client{
 			Timeout: upstreamTimeout,
 			// FusionAuth never redirects an API call; following a 307 would
 			// send the code, verifier or client secret wherever it points.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		now:           now,
+		now:           cfg.Now,
 		verified:      newVerifiedTokenCache(maxVerifiedTokens),
+		revocations:   make(chan struct{}, maxRevocations),
 		retryInterval: 2 * time.Second,
 	}
 }
-
-// errProviderUnavailable means FusionAuth could not be reached or did not
-// answer as expected: pages that need it answer 503 until it does.
-var errProviderUnavailable = errors.New("FusionAuth is not available")
 
 // provider returns what discovery learned, discovering on first use: the app
 // starts, and serves its public pages, while FusionAuth is still starting,
@@ -89,12 +95,12 @@ func (c *oidcClient) provider(ctx context.Context) (*provider, error) {
 	if p := c.discovered.Load(); p != nil {
 		return p, nil // Another request finished discovery while we waited.
 	}
-	if c.lastErr != nil && time.Since(c.lastAttempt) < c.retryInterval {
+	if c.lastErr != nil && c.now().Sub(c.lastAttempt) < c.retryInterval {
 		return nil, c.lastErr
 	}
 	p, err := c.discover(ctx)
 	if err != nil {
-		c.lastErr, c.lastAttempt = fmt.Errorf("%w: %w", errProviderUnavailable, err), time.Now()
+		c.lastErr, c.lastAttempt = fmt.Errorf("%w: %w", errProviderUnavailable, err), c.now()
 		c.logger.Warn("OpenID Connect discovery failed; will retry", "issuer", c.issuer, "err", err)
 		return nil, c.lastErr
 	}
@@ -116,6 +122,7 @@ func (c *oidcClient) discover(ctx context.Context) (*provider, error) {
 	}
 	var metadata struct {
 		EndSessionEndpoint string `json:"end_session_endpoint"`
+		RevocationEndpoint string `json:"revocation_endpoint"`
 		IssParameter       bool   `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := discovered.Claims(&metadata); err != nil {
@@ -148,6 +155,7 @@ func (c *oidcClient) discover(ctx context.Context) (*provider, error) {
 			Now:                  c.now,
 		}),
 		endSession:             endSession,
+		revocation:             metadata.RevocationEndpoint,
 		namesItselfInCallbacks: metadata.IssParameter,
 	}, nil
 }
@@ -155,4 +163,76 @@ func (c *oidcClient) discover(ctx context.Context) (*provider, error) {
 // upstream makes x/oauth2 use the client with a timeout for this request.
 func (c *oidcClient) upstream(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, c.httpClient)
+}
+
+// maxRevocations bounds the revocation calls in flight at once. A revocation
+// outlives the request that asked for it, so that a browser leaving does not
+// leave its refresh token alive; without a bound, a client sending logouts
+// and hanging up while FusionAuth is slow would pile up calls to FusionAuth.
+const maxRevocations = 16
+
+// revoke revokes a refresh token, so that a copy of the session's cookies
+// dies with its access token. Standard first: the provider's RFC 7009
+// revocation endpoint if it advertises one (p may be nil before discovery).
+// FusionAuth advertises none; its Logout API revokes instead, with no API
+// key (holding the token is the authorization), the token in a JSON body so
+// that it never appears in a URL, which proxies and access logs keep.
+func (c *oidcClient) revoke(ctx context.Context, p *provider, refreshToken string) error {
+	if refreshToken == "" {
+		return errors.New("the session has no refresh token")
+	}
+	// A free slot is taken even if the browser has left; only a browser
+	// that leaves while waiting for one gives up.
+	select {
+	case c.revocations <- struct{}{}:
+	default:
+		select {
+		case c.revocations <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("the browser left while other revocations were under way: %w", ctx.Err())
+		}
+	}
+	defer func() { <-c.revocations }()
+	ctx = context.WithoutCancel(ctx)
+
+	var req *http.Request
+	var err error
+	if p != nil && p.revocation != "" {
+		form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, p.revocation, strings.NewReader(form.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			// Client authentication as at the token endpoint (RFC 6749 2.3.1).
+			req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
+		}
+	} else {
+		body, _ := json.Marshal(map[string]any{"global": false, "refreshToken": refreshToken})
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.issuer, "/")+"/api/logout", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", req.URL.Path, resp.Status)
+	}
+	return nil
+}
+
+// outcome says how a revocation went, for the log. FusionAuth's Logout API
+// answers 200 whether or not it found the token, so "ok" says the call went
+// through, not that a token was revoked.
+func outcome(err error) string {
+	if err != nil {
+		return "failed: " + err.Error()
+	}
+	return "ok"
 }

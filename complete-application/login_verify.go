@@ -23,51 +23,69 @@ const (
 	maxIDTokenAge = 5 * time.Minute // a fresh ID token's, older is a replay
 )
 
-// errKeysUnavailable means a token could not be checked because FusionAuth's
-// keys could not be fetched: "cannot check now", never "invalid".
-var errKeysUnavailable = fmt.Errorf("%w: its signing keys cannot be fetched", errProviderUnavailable)
-
 // verifiedTokens is a token endpoint answer that passed every check.
 type verifiedTokens struct {
 	accessToken, refreshToken, idToken string
 	subject, email                     string
 }
 
-// verifyTokens checks a token endpoint answer: at login, for the session
-// about to start, whose nonce the ID token must carry; at a refresh, for the
-// session being renewed, whose user it must be, and whose nonce a refreshed
-// ID token carries if any (OpenID Connect Core 12.2).
-func (c *oidcClient) verifyTokens(ctx context.Context, p *provider, token *oauth2.Token, s session) (verifiedTokens, error) {
-	// x/oauth2 accepts any token_type; a DPoP token would not work as bearer.
-	if !strings.EqualFold(token.TokenType, "Bearer") {
-		return verifiedTokens{}, fmt.Errorf("token_type is %q, want Bearer", token.TokenType)
-	}
-	rawIDToken, ok := token.Extra("id_token").(string)
-	if !ok || rawIDToken == "" {
-		return verifiedTokens{}, errors.New("token response has no id_token string")
-	}
-	idToken, claims, err := c.verifyIDToken(ctx, p, rawIDToken)
+// verifyLogin checks the token endpoint's answer to a login: the ID token
+// must carry the nonce this login sent.
+func (c *oidcClient) verifyLogin(ctx context.Context, p *provider, token *oauth2.Token, nonce string) (verifiedTokens, error) {
+	idToken, tokens, err := c.verifyTokenResponse(ctx, p, token)
 	if err != nil {
 		return verifiedTokens{}, err
 	}
-	refresh := s.Subject != ""
-	switch {
-	case refresh && idToken.Subject != s.Subject:
-		return verifiedTokens{}, errors.New("refreshed ID token is for another user than the session")
-	case !equalSecret(idToken.Nonce, s.Nonce) && !(refresh && idToken.Nonce == ""):
+	if !equalSecret(idToken.Nonce, nonce) {
 		return verifiedTokens{}, errors.New("ID token nonce is not the login's")
+	}
+	return tokens, nil
+}
+
+// verifyRefresh checks the token endpoint's answer to a refresh of session
+// s: the new ID token must be for the session's user and, if it carries a
+// nonce, carry the login's (OpenID Connect Core 12.2).
+func (c *oidcClient) verifyRefresh(ctx context.Context, p *provider, token *oauth2.Token, s session) (verifiedTokens, error) {
+	idToken, tokens, err := c.verifyTokenResponse(ctx, p, token)
+	switch {
+	case err != nil:
+		return verifiedTokens{}, err
+	case idToken.Subject != s.Subject:
+		return verifiedTokens{}, errors.New("refreshed ID token is for another user than the session")
+	case idToken.Nonce != "" && !equalSecret(idToken.Nonce, s.Nonce):
+		return verifiedTokens{}, errors.New("refreshed ID token nonce is not the login's")
+	}
+	return tokens, nil
+}
+
+// verifyTokenResponse runs the checks a login and a refresh share: a bearer
+// token, an ID token that passes every check, and an access token that is
+// the ID token's (at_hash) and passes the check every page makes.
+func (c *oidcClient) verifyTokenResponse(ctx context.Context, p *provider, token *oauth2.Token) (*oidc.IDToken, verifiedTokens, error) {
+	// x/oauth2 accepts any token_type; a DPoP token would not work as bearer.
+	if !strings.EqualFold(token.TokenType, "Bearer") {
+		return nil, verifiedTokens{}, fmt.Errorf("token_type is %q, want Bearer", token.TokenType)
+	}
+	rawIDToken, ok := token.Extra("id_token").(string)
+	if !ok || rawIDToken == "" {
+		return nil, verifiedTokens{}, errors.New("token response has no id_token string")
+	}
+	idToken, claims, err := c.verifyIDToken(ctx, p, rawIDToken)
+	if err != nil {
+		return nil, verifiedTokens{}, err
 	}
 	// at_hash binds the access token to the ID token (OpenID Connect Core 3.1.3.8).
 	if idToken.AccessTokenHash != "" {
 		if err := idToken.VerifyAccessToken(token.AccessToken); err != nil {
-			return verifiedTokens{}, fmt.Errorf("access token does not match the ID token's at_hash: %w", err)
+			return nil, verifiedTokens{}, fmt.Errorf("access token does not match the ID token's at_hash: %w", err)
 		}
 	}
-	// So that a session never starts with a token the next request refuses.
-	if err := c.verifyAccessToken(ctx, p, []byte(token.AccessToken), idToken.Subject); err != nil {
-		return verifiedTokens{}, err
+	// So that a session never starts with a token the next request refuses,
+	// even from a provider whose ID tokens carry no at_hash.
+	if err := c.verifyAccessToken(ctx, p, token.AccessToken, idToken.Subject); err != nil {
+		return nil, verifiedTokens{}, err
 	}
-	return verifiedTokens{token.AccessToken, token.RefreshToken, rawIDToken, idToken.Subject, claims.Email}, nil
+	return idToken, verifiedTokens{token.AccessToken, token.RefreshToken, rawIDToken, idToken.Subject, claims.Email}, nil
 }
 
 // verifyIDToken runs go-oidc's checks (signature with a pinned algorithm,
@@ -110,13 +128,12 @@ type idClaims struct {
 // for a key not yet fetched): signature, issuer, audience this client and no
 // other, expiry, and the session's user. An expired token yields an error
 // wrapping *oidc.TokenExpiredError; go-oidc checks expiry last, so such a
-// token is otherwise valid and worth refreshing. The token comes as the bytes
-// opened from its cookie, which the cache can hash without a copy.
-func (c *oidcClient) verifyAccessToken(ctx context.Context, p *provider, accessToken []byte, subject string) error {
+// token is otherwise valid and worth refreshing.
+func (c *oidcClient) verifyAccessToken(ctx context.Context, p *provider, accessToken, subject string) error {
 	// The same bytes that passed every check before need only the user check.
 	verified, ok := c.verified.lookup(accessToken, c.now())
 	if !ok {
-		token, err := verifyJWT(ctx, p, string(accessToken))
+		token, err := verifyJWT(ctx, p, accessToken)
 		if err != nil {
 			return fmt.Errorf("verifying access token: %w", err)
 		}
@@ -182,8 +199,8 @@ func newVerifiedTokenCache(size int) *verifiedTokenCache {
 }
 
 // lookup returns the verified token with these bytes, unless expired at now.
-func (c *verifiedTokenCache) lookup(rawToken []byte, now time.Time) (cachedToken, bool) {
-	key := sha256.Sum256(rawToken)
+func (c *verifiedTokenCache) lookup(rawToken string, now time.Time) (cachedToken, bool) {
+	key := sha256.Sum256([]byte(rawToken))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	token, ok := c.tokens[key]
@@ -195,8 +212,8 @@ func (c *verifiedTokenCache) lookup(rawToken []byte, now time.Time) (cachedToken
 }
 
 // add remembers a token that passed every check.
-func (c *verifiedTokenCache) add(rawToken []byte, token cachedToken) {
-	key := sha256.Sum256(rawToken)
+func (c *verifiedTokenCache) add(rawToken string, token cachedToken) {
+	key := sha256.Sum256([]byte(rawToken))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.tokens[key]; ok {
