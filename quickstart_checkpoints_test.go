@@ -288,7 +288,7 @@ func checkLogout(app runningApp) error {
 	if !strings.HasPrefix(again.url.String(), app.idp.URL()) || !strings.Contains(again.body, `name="password"`) {
 		return fmt.Errorf("Login after logout ended at %s (%d), not on FusionAuth's password form", again.url, again.status)
 	}
-	if want := `logout_api="200 OK"`; !strings.Contains(app.log.String(), want) {
+	if want := `revocation=ok`; !strings.Contains(app.log.String(), want) {
 		return fmt.Errorf("the application's log does not say %s after logout", want)
 	}
 	time.Sleep(2 * time.Second) // the copy's access token expires again
