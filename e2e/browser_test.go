@@ -281,7 +281,7 @@ func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
 	b.logIn(richard)
 	b.seeFusionAuthRemembers(richard)
 
-	b.forgetAppCookie("cb_id_token")
+	b.forgetAppCookie("oidc_id_token")
 
 	b.logOut()
 	b.do("click Log in again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))

@@ -25,13 +25,13 @@ const (
 // 1.62 on, the form also holds a show-password button of type "button".
 const loginSubmit = chromedp.CSS(`form[action="/oauth2/authorize"] button:not([type=button])`)
 
-// Every cookie the complete application sets starts with cb_ (and, with an https APP_URL,
+// Every cookie the complete application sets starts with oidc_ (and, with an https APP_URL,
 // __Host-). All of them make up the session, except the short-lived ones that carry a login
 // from /login to /callback and a logout from the account page back from FusionAuth.
 const (
-	accessTokenCookie = "cb_access_token"
-	loginCookie       = "cb_login"
-	logoutCookie      = "cb_logout"
+	accessTokenCookie = "oidc_access_token"
+	loginCookie       = "oidc_login"
+	logoutCookie      = "oidc_logout"
 )
 
 // on returns b for a subtest: steps then fail t, and a failure leaves t's own screenshot.
@@ -151,7 +151,7 @@ func (b *browser) appCookies() map[string]*network.Cookie {
 	b.t.Helper()
 	cookies := map[string]*network.Cookie{}
 	for _, c := range b.cookies(suite.appURL) {
-		if strings.HasPrefix(strings.TrimPrefix(c.Name, "__Host-"), "cb_") {
+		if strings.HasPrefix(strings.TrimPrefix(c.Name, "__Host-"), "oidc_") {
 			cookies[strings.TrimPrefix(c.Name, "__Host-")] = c
 		}
 	}

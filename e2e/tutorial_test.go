@@ -72,7 +72,7 @@ func TestLoginShowsAccount(t *testing.T) {
 		assert.Equal(t, "/", c.Path, "cookie %s Path", name)
 	}
 	visible := read(b, "document.cookie", chromedp.Evaluate[string](`document.cookie`))
-	assert.NotContains(t, visible, "cb_", "page scripts see none of the application's cookies")
+	assert.NotContains(t, visible, "oidc_", "page scripts see none of the application's cookies")
 }
 
 func TestMakeChange(t *testing.T) {
@@ -113,7 +113,7 @@ func TestLogoutEndsSession(t *testing.T) {
 	b.do("click Log out", chromedp.Click(chromedp.ID("logout"), chromedp.NodeVisible))
 	b.seeHome("come back from FusionAuth's logout to the home page")
 
-	// cb_logout stays for minutes: it names the session that ended, so that a refresh still
+	// oidc_logout stays for minutes: it names the session that ended, so that a refresh still
 	// under way cannot bring it back, and holds no token.
 	assert.Equal(t, []string{logoutCookie}, cookieNames(b.appCookies()), "after logout the browser holds none of the session's cookies")
 	b.openExpectingHome("/account")
