@@ -24,7 +24,7 @@ const (
 	FaultIDTokenBadSignature                          // one byte of the signature changed
 	FaultIDTokenAlgNone                               // header alg "none", empty signature
 	FaultIDTokenHS256ClientSecret                     // HS256, keyed with the client secret
-	FaultIDTokenUnknownKey                            // signed by a key JWKS never publishes
+	FaultIDTokenUnknownKey                            // signed by a key JWKS never publishes (one per Server, made by InjectFault)
 )
 
 // Faults on the token endpoint's answer to the authorization_code grant.
@@ -105,6 +105,11 @@ func (f Fault) String() string {
 
 // InjectFault turns f on; it stays on until ClearFaults.
 func (s *Server) InjectFault(f Fault) {
+	if f == FaultIDTokenUnknownKey {
+		// The key is made here, in the test's own time, not while a client
+		// waits for its token under a timeout.
+		_, _ = s.unknownSigningKey()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[f] = true

@@ -66,6 +66,11 @@ type Server struct {
 	closeOnce sync.Once
 	url       string
 	stop      func()
+	// unknownKey signs the ID tokens of FaultIDTokenUnknownKey: made once, by
+	// the first InjectFault of that fault, outside mu (see unknownSigningKey).
+	unknownKeyOnce sync.Once
+	unknownKey     *signingKey
+	unknownKeyErr  error
 
 	mu        sync.Mutex
 	offset    time.Duration
