@@ -29,6 +29,36 @@ func clientCredentials(r *http.Request) (id, secret string, basic bool) {
 	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), false
 }
 
+// authenticateClient applies the token endpoint's client authentication to
+// r, whose form is parsed: the Basic header or the form's client_id and
+// client_secret, the secret optional as the application's
+// clientAuthenticationPolicy allows. It returns the client, and whether it
+// came by Basic; or, having answered 401 invalid_client, ok false. The
+// caller holds s.mu.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request) (app *application, basic, ok bool) {
+	clientID, secret, basic := clientCredentials(r)
+	app = s.apps[clientID]
+	refuseClient := func(e oauthError) {
+		// A plain Basic challenge (LIKELY, found to differ, item 5).
+		if basic {
+			w.Header().Set("WWW-Authenticate", "Basic")
+		}
+		writeOAuthError(w, http.StatusUnauthorized, e)
+	}
+	switch {
+	case clientID == "" || (app != nil && secret == "" && !clientAuthenticationOptional(app, r.PostForm)):
+		refuseClient(oauthError{"invalid_client", "Client authentication is required.", "client_authentication_missing"})
+		return nil, basic, false
+	case app == nil:
+		refuseClient(oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
+		return nil, basic, false
+	case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
+		refuseClient(oauthError{"invalid_client", "Invalid client authentication credentials.", "invalid_client_authentication"})
+		return nil, basic, false
+	}
+	return app, basic, true
+}
+
 func (s *Server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -48,24 +78,8 @@ func (s *Server) handleToken() http.Handler {
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		clientID, secret, basic := clientCredentials(r)
-		app := s.apps[clientID]
-		refuseClient := func(e oauthError) {
-			// A plain Basic challenge (LIKELY, found to differ, item 5).
-			if basic {
-				w.Header().Set("WWW-Authenticate", "Basic")
-			}
-			writeOAuthError(w, http.StatusUnauthorized, e)
-		}
-		switch {
-		case clientID == "" || (app != nil && secret == "" && !clientAuthenticationOptional(app, r.PostForm)):
-			refuseClient(oauthError{"invalid_client", "Client authentication is required.", "client_authentication_missing"})
-			return
-		case app == nil:
-			refuseClient(oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
-			return
-		case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
-			refuseClient(oauthError{"invalid_client", "Invalid client authentication credentials.", "invalid_client_authentication"})
+		app, basic, ok := s.authenticateClient(w, r)
+		if !ok {
 			return
 		}
 
