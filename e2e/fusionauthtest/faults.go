@@ -49,6 +49,15 @@ const (
 	FaultRefreshIDTokenWrongAudience                    // aud differs
 )
 
+// Faults that add what FusionAuth does not do, as other providers do. They
+// are off by default, so that the stand-in answers as FusionAuth does.
+const (
+	// Discovery advertises revocation_endpoint (and
+	// revocation_endpoint_auth_methods_supported), and RevocationEndpointPath
+	// serves RFC 7009 token revocation; without the fault it is an unknown path.
+	FaultAdvertiseRevocationEndpoint Fault = iota + 400
+)
+
 // AllFaults lists every fault, for tests that loop over them.
 func AllFaults() []Fault {
 	return []Fault{
@@ -62,6 +71,7 @@ func AllFaults() []Fault {
 		FaultTokenEndpointHangs,
 		FaultCallbackAlteredState, FaultCallbackWrongIssuer, FaultCallbackError,
 		FaultRefreshIDTokenWrongIssuer, FaultRefreshIDTokenWrongSubject, FaultRefreshIDTokenWrongAudience,
+		FaultAdvertiseRevocationEndpoint,
 	}
 }
 
@@ -96,6 +106,7 @@ func (f Fault) String() string {
 		FaultRefreshIDTokenWrongIssuer:   "FaultRefreshIDTokenWrongIssuer",
 		FaultRefreshIDTokenWrongSubject:  "FaultRefreshIDTokenWrongSubject",
 		FaultRefreshIDTokenWrongAudience: "FaultRefreshIDTokenWrongAudience",
+		FaultAdvertiseRevocationEndpoint: "FaultAdvertiseRevocationEndpoint",
 	}
 	if name, ok := names[f]; ok {
 		return name

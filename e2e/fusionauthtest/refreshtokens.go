@@ -3,7 +3,8 @@ package fusionauthtest
 import "time"
 
 // Refresh tokens: issued by the code exchange, swapped by a OneTimeUse
-// refresh, revoked by the Logout API and DELETE /api/jwt/refresh. Every
+// refresh, revoked by the Logout API, DELETE /api/jwt/refresh and, under
+// FaultAdvertiseRevocationEndpoint, the revocation endpoint. Every
 // revocation goes through revokeRefreshTokens.
 
 type refreshToken struct {

@@ -336,6 +336,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("GET /oauth2/consent", s.handleConsent())
 	mux.Handle("GET /oauth2/authorized-not-registered", s.handleNotRegistered())
 	mux.Handle("POST /oauth2/token", s.handleToken())
+	mux.Handle(RevocationEndpointPath, s.handleRevoke()) // any method: an unknown path without its fault
 	mux.Handle("GET /oauth2/userinfo", s.handleUserinfo())
 	mux.Handle("POST /oauth2/userinfo", s.handleUserinfo())
 	mux.Handle("GET /oauth2/logout", s.handleLogout())
