@@ -56,6 +56,11 @@ const (
 	// revocation_endpoint_auth_methods_supported), and RevocationEndpointPath
 	// serves RFC 7009 token revocation; without the fault it is an unknown path.
 	FaultAdvertiseRevocationEndpoint Fault = iota + 400
+	// The refresh_token grant rotates refresh tokens under either usage
+	// policy, as OneTimeUse does, and a refresh token presented again after a
+	// rotation replaced it revokes every refresh token of its login (the
+	// newest included) and is refused with invalid_grant. No grace period.
+	FaultRefreshTokenReuseDetection
 )
 
 // AllFaults lists every fault, for tests that loop over them.
@@ -71,7 +76,7 @@ func AllFaults() []Fault {
 		FaultTokenEndpointHangs,
 		FaultCallbackAlteredState, FaultCallbackWrongIssuer, FaultCallbackError,
 		FaultRefreshIDTokenWrongIssuer, FaultRefreshIDTokenWrongSubject, FaultRefreshIDTokenWrongAudience,
-		FaultAdvertiseRevocationEndpoint,
+		FaultAdvertiseRevocationEndpoint, FaultRefreshTokenReuseDetection,
 	}
 }
 
@@ -107,6 +112,7 @@ func (f Fault) String() string {
 		FaultRefreshIDTokenWrongSubject:  "FaultRefreshIDTokenWrongSubject",
 		FaultRefreshIDTokenWrongAudience: "FaultRefreshIDTokenWrongAudience",
 		FaultAdvertiseRevocationEndpoint: "FaultAdvertiseRevocationEndpoint",
+		FaultRefreshTokenReuseDetection:  "FaultRefreshTokenReuseDetection",
 	}
 	if name, ok := names[f]; ok {
 		return name

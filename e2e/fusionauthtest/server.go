@@ -84,8 +84,11 @@ type Server struct {
 	users     map[string]*user
 	codes     map[string]*authorizationCode
 	refreshes map[string]*refreshToken
-	sessions  map[string]*ssoSession
-	pending   map[string]*pendingLogin // logins between the login POST and the consent redirect
+	// usedRefreshes are the token strings a rotation replaced, for
+	// FaultRefreshTokenReuseDetection to tell a reused token from an unknown one.
+	usedRefreshes map[string]*refreshToken
+	sessions      map[string]*ssoSession
+	pending       map[string]*pendingLogin // logins between the login POST and the consent redirect
 }
 
 // New applies the kickstart and returns the configured server, ready to serve.
@@ -114,16 +117,17 @@ func New(opts Options) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:      opts,
-		done:      make(chan struct{}),
-		faults:    map[Fault]bool{},
-		keys:      map[string]*signingKey{},
-		apps:      map[string]*application{},
-		users:     map[string]*user{},
-		codes:     map[string]*authorizationCode{},
-		refreshes: map[string]*refreshToken{},
-		sessions:  map[string]*ssoSession{},
-		pending:   map[string]*pendingLogin{},
+		opts:          opts,
+		done:          make(chan struct{}),
+		faults:        map[Fault]bool{},
+		keys:          map[string]*signingKey{},
+		apps:          map[string]*application{},
+		users:         map[string]*user{},
+		codes:         map[string]*authorizationCode{},
+		refreshes:     map[string]*refreshToken{},
+		usedRefreshes: map[string]*refreshToken{},
+		sessions:      map[string]*ssoSession{},
+		pending:       map[string]*pendingLogin{},
 	}
 	for _, k := range ks.APIKeys {
 		s.apiKeys = append(s.apiKeys, k.Key)

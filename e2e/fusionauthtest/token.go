@@ -140,7 +140,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 	if slices.Contains(strings.Fields(code.scope), "offline_access") &&
 		app.oauth.GenerateRefreshTokens && app.grantEnabled("refresh_token") {
 		rt = &refreshToken{
-			id: newUUID(), clientID: app.id, userID: u.id, scope: code.scope, sessionID: code.sessionID,
+			id: newUUID(), family: newUUID(), clientID: app.id, userID: u.id, scope: code.scope, sessionID: code.sessionID,
 			authTime: code.authTime, expires: s.now().Add(s.refreshTimeToLive(app)),
 		}
 		req.refreshTokenID = rt.id
@@ -185,6 +185,14 @@ func wellFormedVerifier(v string) bool {
 func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, app *application) {
 	value := r.PostForm.Get("refresh_token")
 	rt, ok := s.refreshes[value]
+	reuseDetection := s.fault(FaultRefreshTokenReuseDetection)
+	if used, reused := s.usedRefreshes[value]; !ok && reused && reuseDetection && used.clientID == app.id {
+		// A used token again: one of its two holders is not its owner, and
+		// nobody can tell which, so the whole family goes.
+		s.revokeRefreshTokens(refreshTokenSelector{family: used.family})
+		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token was already used; every refresh token of its login is revoked.", "refresh_token_not_found"})
+		return
+	}
 	if !ok || rt.clientID != app.id || !s.now().Before(rt.expires) || s.users[rt.userID] == nil {
 		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token is invalid or expired.", "refresh_token_not_found"})
 		return
@@ -192,9 +200,9 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 	// Reusable (the default) answers with the same refresh token; OneTimeUse
 	// swaps the token string, so the used one is refused from now on, and
 	// keeps its id, and so the access token's sid (LIKELY, third reading, item 4).
-	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" {
-		s.revokeRefreshTokens(refreshTokenSelector{token: value})
-		value = s.storeRefreshToken(rt)
+	// FaultRefreshTokenReuseDetection rotates the same way under either policy.
+	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" || reuseDetection {
+		value = s.rotateRefreshToken(value, rt)
 	}
 	body, err := s.tokenResponse(tokenRequest{
 		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime,
