@@ -45,8 +45,9 @@ func (s *Server) handleDiscovery() http.Handler {
 		base := baseURL(r)
 		s.mu.Lock()
 		issuer := s.tenant.issuer()
+		revocation := s.fault(FaultAdvertiseRevocationEndpoint)
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{
+		doc := map[string]any{
 			"issuer":                                issuer,
 			"authorization_endpoint":                base + "/oauth2/authorize",
 			"token_endpoint":                        base + "/oauth2/token",
@@ -72,7 +73,14 @@ func (s *Server) handleDiscovery() http.Handler {
 			"backchannel_logout_supported":                   false,
 			"dpop_signing_alg_values_supported":              []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512"},
 			"userinfo_signing_alg_values_supported":          []string{"ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"},
-		})
+		}
+		// FusionAuth advertises no revocation endpoint; the fault adds one,
+		// which authenticates clients as the token endpoint does.
+		if revocation {
+			doc["revocation_endpoint"] = base + RevocationEndpointPath
+			doc["revocation_endpoint_auth_methods_supported"] = doc["token_endpoint_auth_methods_supported"]
+		}
+		writeJSON(w, http.StatusOK, doc)
 	})
 }
 

@@ -52,7 +52,10 @@
 //     ClearFaults; the Fault constants list every case of the OpenID Foundation's
 //     relying-party tests this project checks (bad ID tokens, bad token
 //     responses, a hanging token endpoint, forged callbacks, refreshed ID tokens
-//     for someone else). AllFaults lists them for table-driven tests.
+//     for someone else), and some that add what FusionAuth lacks: RFC 7009 token
+//     revocation (FaultAdvertiseRevocationEndpoint, at RevocationEndpointPath)
+//     and refresh-token reuse detection (FaultRefreshTokenReuseDetection).
+//     AllFaults lists them for table-driven tests.
 //   - Requests returns every HTTP request received (method, path, query, form,
 //     headers, body), so a test can assert what a client did or did not call;
 //     ResetRequests forgets them.

@@ -24,7 +24,7 @@ const (
 	FaultIDTokenBadSignature                          // one byte of the signature changed
 	FaultIDTokenAlgNone                               // header alg "none", empty signature
 	FaultIDTokenHS256ClientSecret                     // HS256, keyed with the client secret
-	FaultIDTokenUnknownKey                            // signed by a key JWKS never publishes
+	FaultIDTokenUnknownKey                            // signed by a key JWKS never publishes (one per Server, made by InjectFault)
 )
 
 // Faults on the token endpoint's answer to the authorization_code grant.
@@ -49,6 +49,20 @@ const (
 	FaultRefreshIDTokenWrongAudience                    // aud differs
 )
 
+// Faults that add what FusionAuth does not do, as other providers do. They
+// are off by default, so that the stand-in answers as FusionAuth does.
+const (
+	// Discovery advertises revocation_endpoint (and
+	// revocation_endpoint_auth_methods_supported), and RevocationEndpointPath
+	// serves RFC 7009 token revocation; without the fault it is an unknown path.
+	FaultAdvertiseRevocationEndpoint Fault = iota + 400
+	// The refresh_token grant rotates refresh tokens under either usage
+	// policy, as OneTimeUse does, and a refresh token presented again after a
+	// rotation replaced it revokes every refresh token of its login (the
+	// newest included) and is refused with invalid_grant. No grace period.
+	FaultRefreshTokenReuseDetection
+)
+
 // AllFaults lists every fault, for tests that loop over them.
 func AllFaults() []Fault {
 	return []Fault{
@@ -62,6 +76,7 @@ func AllFaults() []Fault {
 		FaultTokenEndpointHangs,
 		FaultCallbackAlteredState, FaultCallbackWrongIssuer, FaultCallbackError,
 		FaultRefreshIDTokenWrongIssuer, FaultRefreshIDTokenWrongSubject, FaultRefreshIDTokenWrongAudience,
+		FaultAdvertiseRevocationEndpoint, FaultRefreshTokenReuseDetection,
 	}
 }
 
@@ -96,6 +111,8 @@ func (f Fault) String() string {
 		FaultRefreshIDTokenWrongIssuer:   "FaultRefreshIDTokenWrongIssuer",
 		FaultRefreshIDTokenWrongSubject:  "FaultRefreshIDTokenWrongSubject",
 		FaultRefreshIDTokenWrongAudience: "FaultRefreshIDTokenWrongAudience",
+		FaultAdvertiseRevocationEndpoint: "FaultAdvertiseRevocationEndpoint",
+		FaultRefreshTokenReuseDetection:  "FaultRefreshTokenReuseDetection",
 	}
 	if name, ok := names[f]; ok {
 		return name
@@ -105,6 +122,11 @@ func (f Fault) String() string {
 
 // InjectFault turns f on; it stays on until ClearFaults.
 func (s *Server) InjectFault(f Fault) {
+	if f == FaultIDTokenUnknownKey {
+		// The key is made here, in the test's own time, not while a client
+		// waits for its token under a timeout.
+		_, _ = s.unknownSigningKey()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[f] = true

@@ -4,10 +4,12 @@ package fusionauthtest_test
 // OpenID Foundation's relying-party tests do.
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -285,5 +287,143 @@ func TestAllFaultsHaveNames(t *testing.T) {
 		assert.True(t, strings.HasPrefix(name, "Fault") && name != "Fault(unknown)", "fault %d has a name", f)
 		assert.False(t, seen[name], "duplicate %s", name)
 		seen[name] = true
+	}
+}
+
+// discoveryDocument reads the target's discovery document as it is now.
+func discoveryDocument(t *testing.T, tg target) map[string]any {
+	t.Helper()
+	p := newBrowser(t).get(t, tg.URL+"/.well-known/openid-configuration")
+	require.Equal(t, http.StatusOK, p.Status)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(p.Body), &doc))
+	return doc
+}
+
+// revocationAuth is how a revocation request authenticates its client.
+type revocationAuth struct {
+	basic        bool // the Basic header, else client_id and client_secret in the form
+	id, secret   string
+	omitIdentity bool // no client authentication at all
+}
+
+// revoke posts form to the revocation endpoint, authenticated as auth says.
+func revoke(t *testing.T, tg target, method string, form url.Values, auth revocationAuth) page {
+	t.Helper()
+	form = maps.Clone(form)
+	if !auth.omitIdentity && !auth.basic {
+		form.Set("client_id", auth.id)
+		form.Set("client_secret", auth.secret)
+	}
+	req, err := http.NewRequestWithContext(testContext(t), method, tg.URL+fusionauthtest.RevocationEndpointPath, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if !auth.omitIdentity && auth.basic {
+		req.SetBasicAuth(auth.id, auth.secret)
+	}
+	return newBrowser(t).do(t, req)
+}
+
+// TestRevocationEndpoint: FaultAdvertiseRevocationEndpoint adds RFC 7009 token
+// revocation, which FusionAuth lacks. A revoked refresh token stops working;
+// anything else leaves it working; client authentication is the token
+// endpoint's. Without the fault there is no such endpoint.
+func TestRevocationEndpoint(t *testing.T) {
+	tg := stub(t)
+	c := newClient(t, testContext(t), tg)
+	const otherID, otherSecret = "00000000-0000-4000-8000-0000000000b7", "the-other-clients-secret"
+	status, _ := adminRequest(t, tg, http.MethodPost, "/api/application/"+otherID, map[string]any{
+		"application": map[string]any{"name": "Other", "oauthConfiguration": map[string]any{
+			"clientSecret": otherSecret, "authorizedRedirectURLs": []string{"http://other.example/callback"},
+		}},
+	})
+	require.Equal(t, http.StatusOK, status, "a second client")
+	changebank := revocationAuth{basic: true, id: tg.ClientID, secret: tg.ClientSecret}
+
+	t.Run("off by default", func(t *testing.T) {
+		token := logInForTokens(t, c, newBrowser(t))
+		assert.NotContains(t, discoveryDocument(t, tg), "revocation_endpoint", "FusionAuth advertises none")
+		p := revoke(t, tg, http.MethodPost, url.Values{"token": {token.RefreshToken}}, changebank)
+		assert.Equal(t, http.StatusNotFound, p.Status, "as an unknown path")
+		status, body := refreshRaw(t, c, token.RefreshToken)
+		assert.Equal(t, http.StatusOK, status, "the refresh token still works: %v", body)
+	})
+
+	tg.Stub.InjectFault(fusionauthtest.FaultAdvertiseRevocationEndpoint)
+	defer tg.Stub.ClearFaults()
+	t.Run("advertised", func(t *testing.T) {
+		doc := discoveryDocument(t, tg)
+		assert.Equal(t, tg.URL+fusionauthtest.RevocationEndpointPath, doc["revocation_endpoint"])
+		assert.Equal(t, doc["token_endpoint_auth_methods_supported"], doc["revocation_endpoint_auth_methods_supported"])
+	})
+
+	tests := []struct {
+		name        string
+		method      string
+		form        func(token *oauth2.Token) url.Values
+		auth        revocationAuth
+		wantStatus  int
+		wantError   string // the OAuth error of a refusal
+		wantRevoked bool
+	}{
+		{name: "refresh token, Basic", form: refreshTokenForm(""), auth: changebank, wantStatus: http.StatusOK, wantRevoked: true},
+		{name: "refresh token, hinted", form: refreshTokenForm("refresh_token"), auth: changebank, wantStatus: http.StatusOK, wantRevoked: true},
+		{name: "refresh token, wrongly hinted", form: refreshTokenForm("access_token"), auth: changebank, wantStatus: http.StatusOK, wantRevoked: true},
+		{name: "refresh token, secret in the form", form: refreshTokenForm(""),
+			auth: revocationAuth{id: tg.ClientID, secret: tg.ClientSecret}, wantStatus: http.StatusOK, wantRevoked: true},
+		{name: "positive control: an unknown token", form: func(*oauth2.Token) url.Values { return url.Values{"token": {"no-such-token"}} },
+			auth: changebank, wantStatus: http.StatusOK},
+		{name: "an access token, which the stand-in does not track", auth: changebank, wantStatus: http.StatusOK,
+			form: func(token *oauth2.Token) url.Values { return url.Values{"token": {token.AccessToken}} }},
+		{name: "wrong secret", form: refreshTokenForm(""), auth: revocationAuth{basic: true, id: tg.ClientID, secret: "wrong"},
+			wantStatus: http.StatusUnauthorized, wantError: "invalid_client"},
+		{name: "no client authentication", form: refreshTokenForm(""), auth: revocationAuth{omitIdentity: true},
+			wantStatus: http.StatusUnauthorized, wantError: "invalid_client"},
+		{name: "another client's refresh token", form: refreshTokenForm(""), auth: revocationAuth{basic: true, id: otherID, secret: otherSecret},
+			wantStatus: http.StatusBadRequest, wantError: "unauthorized_client"},
+		{name: "no token", form: func(*oauth2.Token) url.Values { return url.Values{} }, auth: changebank,
+			wantStatus: http.StatusBadRequest, wantError: "invalid_request"},
+		{name: "GET", method: http.MethodGet, form: refreshTokenForm(""), auth: changebank, wantStatus: http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := logInForTokens(t, c, newBrowser(t))
+			bystander := logInForTokens(t, c, newBrowser(t))
+			method := cmp.Or(tt.method, http.MethodPost)
+			tg.Stub.ResetRequests()
+
+			p := revoke(t, tg, method, tt.form(token), tt.auth)
+			assert.Equal(t, tt.wantStatus, p.Status, "body: %s", p.Body)
+			if tt.wantError != "" {
+				var body tokenError
+				require.NoError(t, json.Unmarshal([]byte(p.Body), &body), "an OAuth error body: %s", p.Body)
+				assert.Equal(t, tt.wantError, body.Error)
+			}
+			if tt.wantStatus == http.StatusUnauthorized && tt.auth.basic {
+				assert.Equal(t, "Basic", p.Header.Get("WWW-Authenticate"), "the token endpoint's challenge")
+			}
+			assert.Equal(t, 1, countRequests(tg.Stub.Requests(), method, fusionauthtest.RevocationEndpointPath), "the call is recorded")
+
+			status, body := refreshRaw(t, c, token.RefreshToken)
+			if tt.wantRevoked {
+				assert.Equal(t, http.StatusBadRequest, status, "the revoked refresh token is refused: %v", body)
+				assert.Equal(t, "invalid_grant", body["error"])
+			} else {
+				assert.Equal(t, http.StatusOK, status, "the refresh token still works: %v", body)
+			}
+			status, body = refreshRaw(t, c, bystander.RefreshToken)
+			assert.Equal(t, http.StatusOK, status, "another login's refresh token still works: %v", body)
+		})
+	}
+}
+
+// refreshTokenForm names the login's refresh token, with a hint unless hint is "".
+func refreshTokenForm(hint string) func(token *oauth2.Token) url.Values {
+	return func(token *oauth2.Token) url.Values {
+		form := url.Values{"token": {token.RefreshToken}}
+		if hint != "" {
+			form.Set("token_type_hint", hint)
+		}
+		return form
 	}
 }

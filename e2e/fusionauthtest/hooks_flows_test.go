@@ -319,6 +319,67 @@ func TestRefreshTokenUsagePolicy(t *testing.T) {
 	})
 }
 
+// TestRefreshTokenReuseDetection: under FaultRefreshTokenReuseDetection every
+// refresh rotates the refresh token, and presenting a replaced one again
+// revokes its whole login's chain, the newest token included. Without the
+// fault a replaced token is merely refused (OneTimeUse) or still good
+// (Reusable). Another login's chain is never touched.
+func TestRefreshTokenReuseDetection(t *testing.T) {
+	tests := []struct {
+		name       string
+		oneTimeUse bool
+		fault      bool
+		replay     int // which token of the chain (login, first refresh, second refresh) is presented again
+		wantReplay int // status of the replay
+		wantNewest int // status of a refresh with the newest token afterwards
+	}{
+		{name: "positive control: Reusable without the fault", replay: 0, wantReplay: http.StatusOK, wantNewest: http.StatusOK},
+		{name: "OneTimeUse without the fault", oneTimeUse: true, replay: 0, wantReplay: http.StatusBadRequest, wantNewest: http.StatusOK},
+		{name: "the fault under Reusable, the login's token again", fault: true, replay: 0, wantReplay: http.StatusBadRequest, wantNewest: http.StatusBadRequest},
+		{name: "the fault under OneTimeUse, a refreshed token again", oneTimeUse: true, fault: true, replay: 1, wantReplay: http.StatusBadRequest, wantNewest: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := stub(t)
+			if tt.oneTimeUse {
+				status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{
+					"application": map[string]any{"jwtConfiguration": map[string]any{"refreshTokenUsagePolicy": "OneTimeUse"}},
+				})
+				require.Equal(t, http.StatusOK, status, "PATCH refreshTokenUsagePolicy")
+			}
+			if tt.fault {
+				tg.Stub.InjectFault(fusionauthtest.FaultRefreshTokenReuseDetection)
+			}
+			c := newClient(t, testContext(t), tg)
+			token := logInForTokens(t, c, newBrowser(t))
+			bystander := logInForTokens(t, c, newBrowser(t)).RefreshToken
+
+			chain := []string{token.RefreshToken}
+			for range 2 {
+				status, body := refreshRaw(t, c, chain[len(chain)-1])
+				require.Equal(t, http.StatusOK, status, "refresh with the newest token: %v", body)
+				next, _ := body["refresh_token"].(string)
+				require.NotEmpty(t, next)
+				if tt.fault || tt.oneTimeUse {
+					require.NotEqual(t, chain[len(chain)-1], next, "the refresh token rotates")
+				}
+				assert.Equal(t, token.Extra("refresh_token_id"), body["refresh_token_id"], "one refresh token id along the chain")
+				chain = append(chain, next)
+			}
+
+			status, body := refreshRaw(t, c, chain[tt.replay])
+			assert.Equal(t, tt.wantReplay, status, "the replayed token: %v", body)
+			if tt.wantReplay != http.StatusOK {
+				assert.Equal(t, "invalid_grant", body["error"])
+			}
+			status, body = refreshRaw(t, c, chain[len(chain)-1])
+			assert.Equal(t, tt.wantNewest, status, "the newest token after the replay: %v", body)
+			status, body = refreshRaw(t, c, bystander)
+			assert.Equal(t, http.StatusOK, status, "another login's refresh token: %v", body)
+		})
+	}
+}
+
 func TestLogoutRedirectOnly(t *testing.T) {
 	tg := stub(t)
 	status, _ := adminRequest(t, tg, http.MethodPatch, "/api/application/"+tg.ClientID, map[string]any{

@@ -326,11 +326,11 @@ func (s *Server) signIDToken(key *signingKey, c claims, req tokenRequest) (strin
 		// with its own secret, which the attacker may know.
 		return sign(&signingKey{id: key.id, kid: key.kid, algorithm: "HS256", secret: []byte(req.app.oauth.ClientSecret)}, c)
 	case s.fault(FaultIDTokenUnknownKey):
-		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		unknown, err := s.unknownSigningKey()
 		if err != nil {
 			return "", err
 		}
-		return sign(&signingKey{id: newUUID(), kid: newKid(), algorithm: "RS256", rsa: priv}, c)
+		return sign(unknown, c)
 	}
 
 	token, err := sign(key, c)
@@ -344,6 +344,25 @@ func (s *Server) signIDToken(key *signingKey, c claims, req tokenRequest) (strin
 		return withAlgNone(token), nil
 	}
 	return token, nil
+}
+
+// unknownSigningKey is the key FaultIDTokenUnknownKey signs with: never in
+// s.keys, so JWKS never publishes it. It is made once per Server, since an
+// RSA-2048 key takes from milliseconds to over a second to make on a small
+// machine, and one unpublished key serves every token: a client that does
+// not know a kid fetches the key set again for each token that names it.
+// It takes no lock of the Server's, so InjectFault calls it before taking mu
+// and signIDToken may call it while holding mu.
+func (s *Server) unknownSigningKey() (*signingKey, error) {
+	s.unknownKeyOnce.Do(func() {
+		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			s.unknownKeyErr = fmt.Errorf("key for FaultIDTokenUnknownKey: %w", err)
+			return
+		}
+		s.unknownKey = &signingKey{id: newUUID(), kid: newKid(), algorithm: "RS256", name: "Unknown key", rsa: priv}
+	})
+	return s.unknownKey, s.unknownKeyErr
 }
 
 // corruptSignature flips bits in the first byte of a compact JWS's signature.

@@ -66,6 +66,11 @@ type Server struct {
 	closeOnce sync.Once
 	url       string
 	stop      func()
+	// unknownKey signs the ID tokens of FaultIDTokenUnknownKey: made once, by
+	// the first InjectFault of that fault, outside mu (see unknownSigningKey).
+	unknownKeyOnce sync.Once
+	unknownKey     *signingKey
+	unknownKeyErr  error
 
 	mu        sync.Mutex
 	offset    time.Duration
@@ -79,8 +84,11 @@ type Server struct {
 	users     map[string]*user
 	codes     map[string]*authorizationCode
 	refreshes map[string]*refreshToken
-	sessions  map[string]*ssoSession
-	pending   map[string]*pendingLogin // logins between the login POST and the consent redirect
+	// usedRefreshes are the token strings a rotation replaced, for
+	// FaultRefreshTokenReuseDetection to tell a reused token from an unknown one.
+	usedRefreshes map[string]*refreshToken
+	sessions      map[string]*ssoSession
+	pending       map[string]*pendingLogin // logins between the login POST and the consent redirect
 }
 
 // New applies the kickstart and returns the configured server, ready to serve.
@@ -109,16 +117,17 @@ func New(opts Options) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:      opts,
-		done:      make(chan struct{}),
-		faults:    map[Fault]bool{},
-		keys:      map[string]*signingKey{},
-		apps:      map[string]*application{},
-		users:     map[string]*user{},
-		codes:     map[string]*authorizationCode{},
-		refreshes: map[string]*refreshToken{},
-		sessions:  map[string]*ssoSession{},
-		pending:   map[string]*pendingLogin{},
+		opts:          opts,
+		done:          make(chan struct{}),
+		faults:        map[Fault]bool{},
+		keys:          map[string]*signingKey{},
+		apps:          map[string]*application{},
+		users:         map[string]*user{},
+		codes:         map[string]*authorizationCode{},
+		refreshes:     map[string]*refreshToken{},
+		usedRefreshes: map[string]*refreshToken{},
+		sessions:      map[string]*ssoSession{},
+		pending:       map[string]*pendingLogin{},
 	}
 	for _, k := range ks.APIKeys {
 		s.apiKeys = append(s.apiKeys, k.Key)
@@ -331,6 +340,7 @@ func (s *Server) newRoutes() http.Handler {
 	mux.Handle("GET /oauth2/consent", s.handleConsent())
 	mux.Handle("GET /oauth2/authorized-not-registered", s.handleNotRegistered())
 	mux.Handle("POST /oauth2/token", s.handleToken())
+	mux.Handle(RevocationEndpointPath, s.handleRevoke()) // any method: an unknown path without its fault
 	mux.Handle("GET /oauth2/userinfo", s.handleUserinfo())
 	mux.Handle("POST /oauth2/userinfo", s.handleUserinfo())
 	mux.Handle("GET /oauth2/logout", s.handleLogout())

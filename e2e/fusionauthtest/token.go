@@ -29,6 +29,36 @@ func clientCredentials(r *http.Request) (id, secret string, basic bool) {
 	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), false
 }
 
+// authenticateClient applies the token endpoint's client authentication to
+// r, whose form is parsed: the Basic header or the form's client_id and
+// client_secret, the secret optional as the application's
+// clientAuthenticationPolicy allows. It returns the client, and whether it
+// came by Basic; or, having answered 401 invalid_client, ok false. The
+// caller holds s.mu.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request) (app *application, basic, ok bool) {
+	clientID, secret, basic := clientCredentials(r)
+	app = s.apps[clientID]
+	refuseClient := func(e oauthError) {
+		// A plain Basic challenge (LIKELY, found to differ, item 5).
+		if basic {
+			w.Header().Set("WWW-Authenticate", "Basic")
+		}
+		writeOAuthError(w, http.StatusUnauthorized, e)
+	}
+	switch {
+	case clientID == "" || (app != nil && secret == "" && !clientAuthenticationOptional(app, r.PostForm)):
+		refuseClient(oauthError{"invalid_client", "Client authentication is required.", "client_authentication_missing"})
+		return nil, basic, false
+	case app == nil:
+		refuseClient(oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
+		return nil, basic, false
+	case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
+		refuseClient(oauthError{"invalid_client", "Invalid client authentication credentials.", "invalid_client_authentication"})
+		return nil, basic, false
+	}
+	return app, basic, true
+}
+
 func (s *Server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -48,24 +78,8 @@ func (s *Server) handleToken() http.Handler {
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		clientID, secret, basic := clientCredentials(r)
-		app := s.apps[clientID]
-		refuseClient := func(e oauthError) {
-			// A plain Basic challenge (LIKELY, found to differ, item 5).
-			if basic {
-				w.Header().Set("WWW-Authenticate", "Basic")
-			}
-			writeOAuthError(w, http.StatusUnauthorized, e)
-		}
-		switch {
-		case clientID == "" || (app != nil && secret == "" && !clientAuthenticationOptional(app, r.PostForm)):
-			refuseClient(oauthError{"invalid_client", "Client authentication is required.", "client_authentication_missing"})
-			return
-		case app == nil:
-			refuseClient(oauthError{"invalid_client", "Invalid client_id " + clientID, "invalid_client_id"})
-			return
-		case secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(app.oauth.ClientSecret)) != 1:
-			refuseClient(oauthError{"invalid_client", "Invalid client authentication credentials.", "invalid_client_authentication"})
+		app, basic, ok := s.authenticateClient(w, r)
+		if !ok {
 			return
 		}
 
@@ -126,7 +140,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *appli
 	if slices.Contains(strings.Fields(code.scope), "offline_access") &&
 		app.oauth.GenerateRefreshTokens && app.grantEnabled("refresh_token") {
 		rt = &refreshToken{
-			id: newUUID(), clientID: app.id, userID: u.id, scope: code.scope, sessionID: code.sessionID,
+			id: newUUID(), family: newUUID(), clientID: app.id, userID: u.id, scope: code.scope, sessionID: code.sessionID,
 			authTime: code.authTime, expires: s.now().Add(s.refreshTimeToLive(app)),
 		}
 		req.refreshTokenID = rt.id
@@ -171,6 +185,14 @@ func wellFormedVerifier(v string) bool {
 func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, app *application) {
 	value := r.PostForm.Get("refresh_token")
 	rt, ok := s.refreshes[value]
+	reuseDetection := s.fault(FaultRefreshTokenReuseDetection)
+	if used, reused := s.usedRefreshes[value]; !ok && reused && reuseDetection && used.clientID == app.id {
+		// A used token again: one of its two holders is not its owner, and
+		// nobody can tell which, so the whole family goes.
+		s.revokeRefreshTokens(refreshTokenSelector{family: used.family})
+		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token was already used; every refresh token of its login is revoked.", "refresh_token_not_found"})
+		return
+	}
 	if !ok || rt.clientID != app.id || !s.now().Before(rt.expires) || s.users[rt.userID] == nil {
 		writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_grant", "The refresh token is invalid or expired.", "refresh_token_not_found"})
 		return
@@ -178,9 +200,9 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 	// Reusable (the default) answers with the same refresh token; OneTimeUse
 	// swaps the token string, so the used one is refused from now on, and
 	// keeps its id, and so the access token's sid (LIKELY, third reading, item 4).
-	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" {
-		s.revokeRefreshTokens(refreshTokenSelector{token: value})
-		value = s.storeRefreshToken(rt)
+	// FaultRefreshTokenReuseDetection rotates the same way under either policy.
+	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" || reuseDetection {
+		value = s.rotateRefreshToken(value, rt)
 	}
 	body, err := s.tokenResponse(tokenRequest{
 		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime,
