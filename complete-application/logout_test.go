@@ -76,6 +76,51 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 	}
 }
 
+// TestLogoutRevokesAtTheAdvertisedRevocationEndpoint: standard first. A
+// provider whose discovery document advertises an RFC 7009 revocation
+// endpoint is asked there, with the client's credentials as at the token
+// endpoint, and FusionAuth's Logout API is not called; a copy of the cookies
+// is then refused at its next refresh. The control, FusionAuth as it is,
+// advertises none, and its Logout API revokes.
+func TestLogoutRevokesAtTheAdvertisedRevocationEndpoint(t *testing.T) {
+	for _, advertised := range []bool{true, false} {
+		t.Run(fmt.Sprintf("advertised=%t", advertised), func(t *testing.T) {
+			idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+			if advertised {
+				idp.InjectFault(fusionauthtest.FaultAdvertiseRevocationEndpoint)
+			}
+			app := newTestApp(t, idp)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			refreshToken := app.record().RefreshToken
+			copied := app.copyOfCookies()
+			idp.ResetRequests()
+
+			require.Equal(t, http.StatusSeeOther, app.post("/logout", nil).StatusCode)
+			if advertised {
+				var calls []fusionauthtest.Request
+				for _, r := range idp.Requests() {
+					if r.Path == fusionauthtest.RevocationEndpointPath {
+						calls = append(calls, r)
+					}
+				}
+				require.Len(t, calls, 1, "one RFC 7009 revocation")
+				assert.Equal(t, refreshToken, calls[0].Form.Get("token"))
+				assert.Equal(t, "refresh_token", calls[0].Form.Get("token_type_hint"))
+				user, _, ok := (&http.Request{Header: calls[0].Header}).BasicAuth()
+				assert.True(t, ok && user == testClientID, "client authentication as at the token endpoint")
+				assert.Zero(t, requestsTo(idp, "/api/logout"), "FusionAuth's Logout API is not used")
+			} else {
+				assert.Equal(t, []string{refreshToken}, logoutAPIRefreshTokens(t, idp))
+				assert.Zero(t, requestsTo(idp, fusionauthtest.RevocationEndpointPath))
+			}
+
+			idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+			idp.ResetRequests()
+			assertRefreshEndedSession(t, copied.get("/account"), copied, idp, 1)
+		})
+	}
+}
+
 // TestLogoutRevokesEvenWhenTheBrowserHasGoneAway: the browser may close the
 // connection as soon as it has sent the logout form; the refresh token is
 // revoked all the same, because the Logout API call does not use the

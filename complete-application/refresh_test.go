@@ -281,14 +281,19 @@ func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
 	}
 }
 
+// reuseDetection stands for a provider that rotates refresh tokens and, when
+// a used one comes back, revokes the whole chain (Ory Hydra, Auth0, Okta).
+const reuseDetection = "reuse detection"
+
 // TestTabsRefreshingTogetherStayLoggedIn: several tabs of one browser (one
 // cookie jar) whose access token expired send their requests at the same
 // moment, all with the same cookies. They share one refresh: FusionAuth is
 // asked once, every tab is served, and the session survives its next
-// refresh, under Reusable (the kickstart's policy) and OneTimeUse alike.
+// refresh, under Reusable (the kickstart's policy), OneTimeUse, and a
+// provider with reuse detection alike.
 func TestTabsRefreshingTogetherStayLoggedIn(t *testing.T) {
 	const tabs = 8
-	for _, policy := range refreshTokenPolicies {
+	for _, policy := range append(refreshTokenPolicies, reuseDetection) {
 		t.Run(policy, func(t *testing.T) {
 			idp, app := expiredSessionUnder(t, policy)
 			idp.ResetRequests()
@@ -311,9 +316,10 @@ func TestTabsRefreshingTogetherStayLoggedIn(t *testing.T) {
 // browser before the answer to a refresh came back still carries the old
 // cookies. It is served with that refresh's answer, which it would otherwise
 // redeem again: under OneTimeUse FusionAuth would refuse it and end the
-// session. The session then survives its next refresh.
+// session, and a provider with reuse detection would revoke the new token
+// too. The session then survives its next refresh.
 func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
-	for _, policy := range refreshTokenPolicies {
+	for _, policy := range append(refreshTokenPolicies, reuseDetection) {
 		t.Run(policy, func(t *testing.T) {
 			idp, app := expiredSessionUnder(t, policy)
 			late := app.copyOfCookies()
@@ -339,7 +345,11 @@ func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 func expiredSessionUnder(t *testing.T, policy string) (*fusionauthtest.Server, *testApp) {
 	t.Helper()
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
-	setRefreshTokenPolicy(t, idp, policy)
+	if policy == reuseDetection {
+		idp.InjectFault(fusionauthtest.FaultRefreshTokenReuseDetection)
+	} else {
+		setRefreshTokenPolicy(t, idp, policy)
+	}
 	app := newTestApp(t, idp)
 	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 	idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
