@@ -41,8 +41,8 @@ func readAuthorizeParams(v url.Values) authorizeParams {
 // redirect_uri is answered with an error page (never a redirect to an
 // unverified URL); other errors go back to the redirect_uri. The caller holds s.mu.
 func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redirect *oauthError) {
-	// A missing redirect_uri is named before anything about the client
-	// (LIKELY, third reading, item 10).
+	// A missing redirect_uri is named before anything about the client:
+	// LIKELY authorize-param-checks (FUSIONAUTH.md).
 	switch app = s.apps[p.ClientID]; {
 	case p.RedirectURI == "":
 		return nil, &oauthError{"invalid_request", "The request is missing a required parameter: redirect_uri", "missing_redirect_uri"}, nil
@@ -53,7 +53,7 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 	case !app.redirectAllowed(p.RedirectURI):
 		return nil, &oauthError{"invalid_request", "Invalid redirection uri " + p.RedirectURI, "invalid_redirect_uri"}, nil
 	case p.ResponseType == "":
-		// LIKELY, third reading, item 10.
+		// LIKELY authorize-param-checks (FUSIONAUTH.md).
 		return app, nil, &oauthError{"invalid_request", "The request is missing a required parameter: response_type", "missing_response_type"}
 	case p.ResponseType != "code":
 		return app, nil, &oauthError{"unsupported_response_type", "Parameter response_type must be code.", "invalid_response_type"}
@@ -69,8 +69,9 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 	if len(unknown) > 0 {
 		return app, nil, &oauthError{"invalid_scope", "Invalid scope. The scopes [" + strings.Join(unknown, ", ") + "] are unknown.", "unknown_scope"}
 	}
-	// A missing method means S256; plain and malformed challenges get the
-	// error page rather than a redirect (LIKELY, found to differ, item 7).
+	// A missing method means S256 (LIKELY challenge-method-default); plain and
+	// malformed challenges get the error page rather than a redirect (LIKELY
+	// pkce-challenge-refusal, FUSIONAUTH.md).
 	if p.CodeChallenge != "" && p.CodeChallengeMethod != "" && p.CodeChallengeMethod != "S256" {
 		return app, &oauthError{"invalid_request", "The code_challenge_method [" + p.CodeChallengeMethod + "] is not supported.", "invalid_pkce_code_challenge_method"}, nil
 	}
@@ -84,8 +85,8 @@ func (s *Server) checkAuthorize(p authorizeParams) (app *application, page, redi
 }
 
 // wellFormedChallenge is RFC 7636's rule for a code_challenge, the same as for
-// a verifier: 43 to 128 unreserved characters (CERTAIN for the RFC, LIKELY for
-// FusionAuth: third reading, item 10). An S256 challenge is always 43.
+// a verifier: 43 to 128 unreserved characters (RFC 7636; for FusionAuth,
+// LIKELY authorize-param-checks, FUSIONAUTH.md). An S256 challenge is always 43.
 func wellFormedChallenge(challenge string) bool {
 	return wellFormedVerifier(challenge)
 }
@@ -125,7 +126,7 @@ func (s *Server) handleAuthorizeGet() http.Handler {
 			return
 		}
 		if session := s.ssoSession(r); session != nil {
-			// PING: LIKELY, found to differ, item 10.
+			// LIKELY sso-login-ping (FUSIONAUTH.md).
 			s.authenticated(w, r, app, p, s.users[session.userID], pendingLogin{session: session, authType: "PING", authTime: session.authTime})
 			return
 		}

@@ -40,7 +40,7 @@ type pendingLogin struct {
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request, app *application, p authorizeParams, u *user, login pendingLogin) {
 	if _, registered := u.registrations[app.id]; !registered && app.oauth.RequireRegistration {
 		q := url.Values{"client_id": {app.id}, "redirect_uri": {p.RedirectURI}, "state": {p.State}}
-		// LIKELY, found to differ, item 8.
+		// LIKELY not-registered-page (FUSIONAUTH.md).
 		http.Redirect(w, r, "/oauth2/authorized-not-registered?"+q.Encode(), http.StatusFound)
 		return
 	}
@@ -77,9 +77,10 @@ func (s *Server) handleConsent() http.Handler {
 		if login == nil || !s.now().Before(login.expires) || login.params.ClientID != r.URL.Query().Get("client_id") ||
 			s.apps[login.appID] == nil || s.users[login.userID] == nil {
 			// No login in progress: bad OAuth parameters get the error page,
-			// anything else goes back to the start of a login (LIKELY, third
-			// reading, item 7). The code_challenge is not among the consent
-			// step's parameters, so PKCE is left to /oauth2/authorize.
+			// anything else goes back to the start of a login (LIKELY
+			// consent-without-login, FUSIONAUTH.md). The code_challenge is not
+			// among the consent step's parameters, so PKCE is left to
+			// /oauth2/authorize.
 			if _, page, _ := s.checkAuthorize(readAuthorizeParams(r.URL.Query())); page != nil {
 				renderError(w, http.StatusBadRequest, page)
 				return
@@ -94,8 +95,8 @@ func (s *Server) handleConsent() http.Handler {
 		case login.remember:
 			session = s.startSSOSession(w, u, login.authTime)
 		default:
-			// No SSO session, so nothing for an ID token's sid to name
-			// (LIKELY, third reading, item 6).
+			// No SSO session, so nothing for an ID token's sid to name:
+			// LIKELY sid-only-when-named (FUSIONAUTH.md).
 			session = &ssoSession{userID: u.id, authTime: login.authTime}
 		}
 		s.finishLogin(w, r, app, login.params, u, session, login.authType)

@@ -43,7 +43,7 @@ func TestContractLoginGoesThroughConsent(t *testing.T) {
 	sso := cookieNamed(answer.Cookies, "fusionauth.sso")
 	require.NotNil(t, sso, "the consent step sets fusionauth.sso")
 	assert.Greater(t, sso.MaxAge, 0, "fusionauth.sso is a persistent cookie")
-	likely(t, tg, "fusionauth.sso Max-Age (found to differ, item 13)", 2147483647, sso.MaxAge)
+	likely(t, tg, "fusionauth.sso Max-Age (LIKELY sso-cookie-max-age)", 2147483647, sso.MaxAge)
 }
 
 // TestContractKeepMeSignedInUnticked: without "Keep me signed in" there is no
@@ -65,7 +65,7 @@ func TestContractKeepMeSignedInUnticked(t *testing.T) {
 	require.True(t, ok, "id_token in the token response")
 	idToken, err := c.verifier.Verify(ctx, rawID)
 	require.NoError(t, err)
-	likely(t, tg, "the ID token of a login without an SSO session has a sid (third reading, item 6)", false, hasClaim(tokenClaims(t, idToken), "sid"))
+	likely(t, tg, "the ID token of a login without an SSO session has a sid (LIKELY sid-only-when-named)", false, hasClaim(tokenClaims(t, idToken), "sid"))
 }
 
 // hasClaim reports whether claims has name, whatever its value.
@@ -83,9 +83,11 @@ func TestContractLoginRefusals(t *testing.T) {
 		wantText string // documented
 		// notText must not be on the page: a right password is not refused as a wrong one.
 		notText string
-		// The stand-in's model (LIKELY): the final status, and text on the page.
+		// The stand-in's model of the final status and text on the page, and
+		// the FUSIONAUTH.md entry it follows.
 		modelStatus int
 		modelText   string
+		entry       string
 	}{
 		{
 			name: "wrong password",
@@ -93,7 +95,7 @@ func TestContractLoginRefusals(t *testing.T) {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.User, "not-the-password")
 			},
 			wantText:    "Invalid login credentials.",
-			modelStatus: http.StatusOK,
+			modelStatus: http.StatusOK, entry: "LIKELY invalid-credentials-status",
 		},
 		{
 			name: "unknown user",
@@ -101,7 +103,7 @@ func TestContractLoginRefusals(t *testing.T) {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), "nobody@example.com", tg.Password)
 			},
 			wantText:    "Invalid login credentials.",
-			modelStatus: http.StatusOK,
+			modelStatus: http.StatusOK, entry: "LIKELY invalid-credentials-status",
 		},
 		{
 			name: "user not registered to the application",
@@ -109,7 +111,7 @@ func TestContractLoginRefusals(t *testing.T) {
 				return b.login(t, tg, c.authorizeURL(newLoginRequest()), tg.Unregistered, tg.Password)
 			},
 			notText:     "Invalid login credentials.",
-			modelStatus: http.StatusOK,
+			modelStatus: http.StatusOK, entry: "LIKELY not-registered-page",
 		},
 		{
 			name: "unregistered redirect URI",
@@ -118,7 +120,7 @@ func TestContractLoginRefusals(t *testing.T) {
 				return b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 			},
 			wantText:    "your request was malformed",
-			modelStatus: http.StatusBadRequest, modelText: "invalid_redirect_uri",
+			modelStatus: http.StatusBadRequest, modelText: "invalid_redirect_uri", entry: "LIKELY error-page",
 		},
 		{
 			name: "unknown client id",
@@ -127,7 +129,7 @@ func TestContractLoginRefusals(t *testing.T) {
 				return b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
 			},
 			wantText:    "your request was malformed",
-			modelStatus: http.StatusBadRequest, modelText: "invalid_client_id",
+			modelStatus: http.StatusBadRequest, modelText: "invalid_client_id", entry: "LIKELY error-page",
 		},
 	}
 	tg := newTarget(t)
@@ -135,9 +137,9 @@ func TestContractLoginRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.do(t, tg, c, newBrowser(t))
-			likely(t, tg, tt.name+": status", tt.modelStatus, p.Status)
+			likely(t, tg, tt.name+": status ("+tt.entry+")", tt.modelStatus, p.Status)
 			if tt.modelText != "" {
-				likely(t, tg, tt.name+": the page names "+tt.modelText, true, strings.Contains(p.Body, tt.modelText))
+				likely(t, tg, tt.name+": the page names "+tt.modelText+" ("+tt.entry+")", true, strings.Contains(p.Body, tt.modelText))
 			}
 			if p.Status >= 300 && p.Status < 400 {
 				assert.NotContains(t, p.Location, "code=", "no code for %s", tt.name)
@@ -157,7 +159,7 @@ func TestContractLoginRefusals(t *testing.T) {
 func TestContractErrorPageWording(t *testing.T) {
 	tg := newTarget(t)
 	p := newBrowser(t).get(t, tg.URL+"/oauth2/authorize?client_id=00000000-0000-4000-8000-000000000000&response_type=code")
-	likely(t, tg, "status of the error page", http.StatusBadRequest, p.Status)
+	likely(t, tg, "status of the error page (LIKELY error-page)", http.StatusBadRequest, p.Status)
 	assert.Regexp(t, `(?i)sorry, your request was malformed`, p.Body)
 }
 
@@ -174,13 +176,13 @@ func TestContractUnregisteredUser(t *testing.T) {
 	for _, u := range p.Via {
 		viaNotRegistered = viaNotRegistered || strings.Contains(u, "/oauth2/authorized-not-registered")
 	}
-	likely(t, tg, "the login redirects to /oauth2/authorized-not-registered (found to differ, item 8)", true, viaNotRegistered)
-	likely(t, tg, `the page says "Registration Required" (found to differ, item 8)`, true, strings.Contains(p.Body, "Registration Required"))
-	likely(t, tg, "no fusionauth.sso cookie (found to differ, item 8)", true, cookieNamed(p.Cookies, "fusionauth.sso") == nil || cookieNamed(p.Cookies, "fusionauth.sso").MaxAge < 0)
+	likely(t, tg, "the login redirects to /oauth2/authorized-not-registered (LIKELY not-registered-page)", true, viaNotRegistered)
+	likely(t, tg, `the page says "Registration Required" (LIKELY not-registered-page)`, true, strings.Contains(p.Body, "Registration Required"))
+	likely(t, tg, "no fusionauth.sso cookie (LIKELY not-registered-page)", true, cookieNamed(p.Cookies, "fusionauth.sso") == nil || cookieNamed(p.Cookies, "fusionauth.sso").MaxAge < 0)
 
 	// With an SSO session the next request would skip the form.
 	next := b.authorize(t, tg, c.authorizeURL(newLoginRequest()))
-	likely(t, tg, "after the refusal the login form is shown again, no SSO session (found to differ, item 8)", http.StatusOK, next.Status)
+	likely(t, tg, "after the refusal the login form is shown again, no SSO session (LIKELY not-registered-page)", http.StatusOK, next.Status)
 }
 
 // TestContractAuthorizeErrors: bad authorization requests for a known client
@@ -203,9 +205,9 @@ func TestContractAuthorizeErrors(t *testing.T) {
 		assert.Contains(t, q.Get("error_description"), "not-a-scope")
 		assert.Equal(t, "s", q.Get("state"))
 		assert.Empty(t, q.Get("code"))
-		likely(t, tg, "error of an unknown scope (found to differ, item 7)", "invalid_scope", q.Get("error"))
+		likely(t, tg, "error of an unknown scope (LIKELY unknown-scope-error)", "invalid_scope", q.Get("error"))
 		if tg.atLeast(t, "1.69") {
-			likely(t, tg, "iss on an error redirect (found to differ, item 7)", tg.URL, q.Get("iss"))
+			likely(t, tg, "iss on an error redirect (LIKELY error-redirect-iss)", tg.URL, q.Get("iss"))
 		}
 	})
 	t.Run("the reserved address scope is accepted", func(t *testing.T) {
@@ -214,7 +216,7 @@ func TestContractAuthorizeErrors(t *testing.T) {
 	})
 	t.Run("no code_challenge_method means S256", func(t *testing.T) {
 		p := authorize(t, func(q url.Values) { q.Del("code_challenge_method") })
-		likely(t, tg, "a challenge without method gets the login page (found to differ, item 7)", http.StatusOK, p.Status)
+		likely(t, tg, "a challenge without method gets the login page (LIKELY challenge-method-default)", http.StatusOK, p.Status)
 	})
 	for name, edit := range map[string]func(q url.Values){
 		"plain code_challenge_method": func(q url.Values) { q.Set("code_challenge_method", "plain") },
@@ -223,27 +225,27 @@ func TestContractAuthorizeErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := authorize(t, edit)
 			assert.NotContains(t, p.Location, "code=", "no code")
-			likely(t, tg, name+" gets an error page, not a redirect (found to differ, item 7)", true, p.Status >= 400 && p.Status < 500)
+			likely(t, tg, name+" gets an error page, not a redirect (LIKELY pkce-challenge-refusal)", true, p.Status >= 400 && p.Status < 500)
 		})
 	}
 
-	// Third reading, item 10 (LIKELY).
+	// LIKELY authorize-param-checks (FUSIONAUTH.md).
 	t.Run("no response_type", func(t *testing.T) {
 		p := authorize(t, func(q url.Values) { q.Del("response_type") })
 		assert.NotContains(t, p.Location, "code=", "no code")
-		likely(t, tg, "a missing response_type is sent back to the application (third reading, item 10)", http.StatusFound, p.Status)
+		likely(t, tg, "a missing response_type is sent back to the application (LIKELY authorize-param-checks)", http.StatusFound, p.Status)
 		q := redirectQuery(t, p)
-		likely(t, tg, "error of a missing response_type (third reading, item 10)", "invalid_request", q.Get("error"))
-		likely(t, tg, "error_reason of a missing response_type (third reading, item 10)", "missing_response_type", q.Get("error_reason"))
+		likely(t, tg, "error of a missing response_type (LIKELY authorize-param-checks)", "invalid_request", q.Get("error"))
+		likely(t, tg, "error_reason of a missing response_type (LIKELY authorize-param-checks)", "missing_response_type", q.Get("error_reason"))
 	})
 	t.Run("no redirect_uri and no client_id", func(t *testing.T) {
 		p := authorize(t, func(q url.Values) { q.Del("redirect_uri"); q.Del("client_id") })
 		assert.NotContains(t, p.Location, "code=", "no code")
-		likely(t, tg, "the missing redirect_uri is named before the client_id (third reading, item 10)", true, strings.Contains(p.Body, "missing_redirect_uri"))
+		likely(t, tg, "the missing redirect_uri is named before the client_id (LIKELY authorize-param-checks)", true, strings.Contains(p.Body, "missing_redirect_uri"))
 	})
 	t.Run("a code_challenge of 128 characters", func(t *testing.T) {
 		p := authorize(t, func(q url.Values) { q.Set("code_challenge", strings.Repeat("A1-._~", 21)+"xy") })
-		likely(t, tg, "a 128-character code_challenge gets the login page (third reading, item 10)", http.StatusOK, p.Status)
+		likely(t, tg, "a 128-character code_challenge gets the login page (LIKELY authorize-param-checks)", http.StatusOK, p.Status)
 	})
 }
 
@@ -257,8 +259,8 @@ func redirectQuery(t testing.TB, p page) url.Values {
 
 // TestContractConsentWithoutALogin: the consent step with no login in
 // progress never gives a code; FusionAuth sends the browser back to the start
-// of a login, or shows its error page for bad parameters (LIKELY, third
-// reading, item 7).
+// of a login, or shows its error page for bad parameters (LIKELY
+// consent-without-login, FUSIONAUTH.md).
 func TestContractConsentWithoutALogin(t *testing.T) {
 	tg := newTarget(t)
 	tests := []struct {
@@ -278,12 +280,12 @@ func TestContractConsentWithoutALogin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newBrowser(t).get(t, tg.URL+"/oauth2/consent?"+tt.query.Encode())
 			assert.NotContains(t, p.Location, "code=", "no code without a login")
-			likely(t, tg, tt.name+": status (third reading, item 7)", tt.modelStatus, p.Status)
+			likely(t, tg, tt.name+": status (LIKELY consent-without-login)", tt.modelStatus, p.Status)
 			path := ""
 			if loc, err := url.Parse(p.Location); err == nil && p.Location != "" {
 				path = loc.Path
 			}
-			likely(t, tg, tt.name+": redirect (third reading, item 7)", tt.modelPath, path)
+			likely(t, tg, tt.name+": redirect (LIKELY consent-without-login)", tt.modelPath, path)
 		})
 	}
 }

@@ -47,7 +47,7 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 	require.NoError(t, err)
 	ssoID, err := c.verifier.Verify(ctx, ssoToken.Extra("id_token").(string))
 	require.NoError(t, err)
-	likely(t, tg, "authenticationType of a login through the SSO session (found to differ, item 10)", "PING", tokenClaims(t, ssoID)["authenticationType"])
+	likely(t, tg, "authenticationType of a login through the SSO session (LIKELY sso-login-ping)", "PING", tokenClaims(t, ssoID)["authenticationType"])
 
 	var endSession struct {
 		URL string `json:"end_session_endpoint"`
@@ -71,14 +71,14 @@ func TestContractSSOSessionEndsAtLogout(t *testing.T) {
 		case strings.HasPrefix(frame.String(), tg.LogoutURL):
 			framedApp = true
 		case frame.Path == "/admin/single-logout":
-			// Its plain logoutURL (LIKELY, third reading, item 5).
+			// Its plain logoutURL (LIKELY logout-frames-sid, FUSIONAUTH.md).
 			framedAdmin = true
-			likely(t, tg, "the admin application's iframe carries iss (third reading, item 5)", "", frame.Query().Get("iss"))
-			likely(t, tg, "the admin application's iframe carries sid (third reading, item 5)", false, frame.Query().Has("sid"))
+			likely(t, tg, "the admin application's iframe carries iss (LIKELY logout-frames-sid)", "", frame.Query().Get("iss"))
+			likely(t, tg, "the admin application's iframe carries sid (LIKELY logout-frames-sid)", false, frame.Query().Has("sid"))
 		}
 	}
-	likely(t, tg, "the application the page redirects to is also framed (found to differ, item 6)", false, framedApp)
-	likely(t, tg, "the FusionAuth admin application is framed (found to differ, item 6)", true, framedAdmin)
+	likely(t, tg, "the application the page redirects to is also framed (LIKELY logout-frames)", false, framedApp)
+	likely(t, tg, "the FusionAuth admin application is framed (LIKELY logout-frames)", true, framedAdmin)
 
 	after := b.get(t, c.authorizeURL(newLoginRequest()))
 	assert.Equal(t, http.StatusOK, after.Status, "after logout the login page is shown again")
@@ -110,37 +110,38 @@ func TestContractLogoutRequests(t *testing.T) {
 	hintSID, _ := tokenClaims(t, idToken)["sid"].(string)
 	require.NotEmpty(t, hintSID, "a login with \"Keep me signed in\" has an SSO session for the hint to name")
 
-	// All modelled (LIKELY): "Where the stand-in was found to differ", item 11,
-	// and the third reading, item 5.
+	// All modelled: entry names each case's FUSIONAUTH.md entry.
 	tests := []struct {
 		name        string
+		entry       string
 		params      url.Values
 		wantStatus  int
 		wantReason  string
 		wantTarget  string // a redirect's Location
 		wantRefresh string // the "Logging out" page's meta refresh
 	}{
-		{name: "no client_id and no hint (found to differ, item 11)", params: url.Values{"post_logout_redirect_uri": {tg.LogoutURL}},
+		{name: "no client_id and no hint", entry: "LIKELY logout-without-client", params: url.Values{"post_logout_redirect_uri": {tg.LogoutURL}},
 			wantStatus: http.StatusFound, wantTarget: "/"},
-		{name: "a hint that does not verify, with client_id (found to differ, item 11)", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {tampered}},
+		{name: "a hint that does not verify, with client_id", entry: "LIKELY logout-hint-checked", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {tampered}},
 			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
-		{name: "a hint for another client (found to differ, item 11)", params: url.Values{"client_id": {"3c219e58-ed0e-4b18-ad48-f4f92793ae32"}, "id_token_hint": {hint}},
+		{name: "a hint for another client", entry: "LIKELY logout-hint-checked", params: url.Values{"client_id": {"3c219e58-ed0e-4b18-ad48-f4f92793ae32"}, "id_token_hint": {hint}},
 			wantStatus: http.StatusBadRequest, wantReason: "invalid_id_token_hint"},
-		{name: "no post_logout_redirect_uri (third reading, item 5)", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {hint}, "state": {"s"}},
+		{name: "no post_logout_redirect_uri", entry: "LIKELY logout-frames-sid", params: url.Values{"client_id": {tg.ClientID}, "id_token_hint": {hint}, "state": {"s"}},
 			wantStatus: http.StatusOK, wantRefresh: tg.LogoutURL + "?" + "iss=" + url.QueryEscape(tg.URL) + "&sid=" + url.QueryEscape(hintSID) + "&state=s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newBrowser(t).get(t, tg.URL+"/oauth2/logout?"+tt.params.Encode())
-			likely(t, tg, tt.name+": status", tt.wantStatus, p.Status)
+			cite := " (" + tt.entry + ")"
+			likely(t, tg, tt.name+": status"+cite, tt.wantStatus, p.Status)
 			if tt.wantTarget != "" {
-				likely(t, tg, tt.name+": redirect target", tt.wantTarget, p.Location)
+				likely(t, tg, tt.name+": redirect target"+cite, tt.wantTarget, p.Location)
 			}
 			if tt.wantRefresh != "" {
-				likely(t, tg, tt.name+": the page's final redirect", tt.wantRefresh, metaRefreshURL(p.Body))
+				likely(t, tg, tt.name+": the page's final redirect"+cite, tt.wantRefresh, metaRefreshURL(p.Body))
 			}
 			if tt.wantReason != "" {
-				likely(t, tg, tt.name+": the error page names "+tt.wantReason, true, strings.Contains(p.Body, tt.wantReason))
+				likely(t, tg, tt.name+": the error page names "+tt.wantReason+cite, true, strings.Contains(p.Body, tt.wantReason))
 			}
 		})
 	}
@@ -190,27 +191,29 @@ func TestContractLogoutAPIRevokesTheRefreshToken(t *testing.T) {
 		name string
 		call func(t *testing.T, tg target, refreshToken string) page
 		// documented: the query string (FusionAuth's own clients), the JSON
-		// body and the cookie; the rest only as the stand-in models it.
+		// body and the cookie (CERTAIN logout-api); the rest only as the
+		// stand-in models it, following entry.
 		documented bool
+		entry      string
 	}{
 		{"query string", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, url.Values{"global": {"false"}, "refreshToken": {rt}}, "", "", nil)
-		}, true},
+		}, true, ""},
 		{"form body", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, nil, "application/x-www-form-urlencoded", url.Values{"refreshToken": {rt}}.Encode(), nil)
-		}, false},
+		}, false, "LIKELY logout-api-form-body"},
 		{"JSON body", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, nil, "application/json", `{"global":false,"refreshToken":"`+rt+`"}`, nil)
-		}, true},
+		}, true, ""},
 		{"refresh_token cookie", func(t *testing.T, tg target, rt string) page {
 			return postLogoutAPI(t, tg, nil, "", "", &http.Cookie{Name: "refresh_token", Value: rt})
-		}, true},
-		{"X-FusionAuth-TenantId of another tenant (third reading, item 8)", func(t *testing.T, tg target, rt string) page {
+		}, true, ""},
+		{"X-FusionAuth-TenantId of another tenant", func(t *testing.T, tg target, rt string) page {
 			req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, tg.URL+"/api/logout?"+url.Values{"refreshToken": {rt}}.Encode(), nil)
 			require.NoError(t, err)
 			req.Header.Set("X-FusionAuth-TenantId", "00000000-0000-4000-8000-00000000a7e1")
 			return newBrowser(t).do(t, req)
-		}, false},
+		}, false, "LIKELY logout-api-any-tenant"},
 	}
 	tg := newTarget(t)
 	c := newClient(t, testContext(t), tg)
@@ -219,9 +222,10 @@ func TestContractLogoutAPIRevokesTheRefreshToken(t *testing.T) {
 			token := logInForTokens(t, c, newBrowser(t))
 			p := tt.call(t, tg, token.RefreshToken)
 			if !tt.documented {
-				likely(t, tg, tt.name+": status", http.StatusOK, p.Status)
-				likely(t, tg, tt.name+": body", "", p.Body)
-				likely(t, tg, tt.name+": the refresh token is revoked", true, !refreshWorks(t, c, token.RefreshToken))
+				cite := " (" + tt.entry + ")"
+				likely(t, tg, tt.name+": status"+cite, http.StatusOK, p.Status)
+				likely(t, tg, tt.name+": body"+cite, "", p.Body)
+				likely(t, tg, tt.name+": the refresh token is revoked"+cite, true, !refreshWorks(t, c, token.RefreshToken))
 				return
 			}
 			assert.Equal(t, http.StatusOK, p.Status, "POST /api/logout")

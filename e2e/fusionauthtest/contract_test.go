@@ -8,14 +8,11 @@ package fusionauthtest_test
 //
 // (FUSIONAUTH_API_KEY defaults to the kickstart's key; FUSIONAUTH_VERSION, else
 // .env, says which version's markup to expect.) They assert only what
-// FusionAuth documents (the facts file's unmarked, CERTAIN facts). Everything
-// LIKELY or UNCERTAIN goes through likely(), which asserts the stand-in's model
-// against the stand-in and, against FusionAuth, prints an "observed:" line
-// instead of failing on a guess. Each likely() names its item in the facts
-// file (fusionauth-facts.md, in ../shared beside the repository): "third
-// reading, item N", or "found to differ, item N" for the section "Where the
-// stand-in was found to differ", as the stand-in's code and README.md do. One
-// without an item is the stand-in's own reading where the facts say nothing.
+// FUSIONAUTH.md marks CERTAIN. Everything LIKELY or UNCERTAIN goes through
+// likely(), which asserts the stand-in's model against the stand-in and,
+// against FusionAuth, prints an "observed:" line instead of failing on a
+// guess. Each likely() names, in its description or its case's name, the
+// FUSIONAUTH.md entry it checks, with the entry's mark: "(LIKELY gty-in-payload)".
 
 import (
 	"bytes"
@@ -77,16 +74,14 @@ func TestContractDiscovery(t *testing.T) {
 		for _, field := range []string{"dpop_signing_alg_values_supported", "userinfo_signing_alg_values_supported"} {
 			assert.Contains(t, raw, field)
 		}
-		// Third reading, item 11 (UNCERTAIN) reads it as absent; 1.69.0's
-		// published model has the field, and the stand-in keeps it (README.md).
-		likely(t, tg, "authorization_response_iss_parameter_supported (third reading, item 11)", true, raw["authorization_response_iss_parameter_supported"])
+		likely(t, tg, "authorization_response_iss_parameter_supported (UNCERTAIN iss-parameter-advertised)", true, raw["authorization_response_iss_parameter_supported"])
 		for claim, listed := range map[string]bool{
 			"sid": false, "tid": false, "auth_time": false,
 			"middle_name": true, "nbf": true, "phone_number": true, "picture": true, "preferred_username": true,
 		} {
-			likely(t, tg, "claims_supported lists "+claim+" (third reading, item 11)", listed, slices.Contains(doc.Claims, claim))
+			likely(t, tg, "claims_supported lists "+claim+" (UNCERTAIN discovery-claims)", listed, slices.Contains(doc.Claims, claim))
 		}
-		likely(t, tg, "grant_types_supported lists client_credentials (third reading, item 11)", true, slices.Contains(doc.GrantTypes, "client_credentials"))
+		likely(t, tg, "grant_types_supported lists client_credentials (UNCERTAIN discovery-claims)", true, slices.Contains(doc.GrantTypes, "client_credentials"))
 	}
 
 	b := newBrowser(t)
@@ -96,12 +91,12 @@ func TestContractDiscovery(t *testing.T) {
 
 	status := b.get(t, tg.URL+"/api/status")
 	assert.Equal(t, http.StatusOK, status.Status, "/api/status")
-	// The docs show "ok"; 1.69 answers "Ok" (LIKELY, third reading, item 2).
+	// The docs show "ok"; 1.69 answers "Ok" (LIKELY status-ok-capital, FUSIONAUTH.md).
 	wantStatus := `{"status":"Ok"}`
 	if !tg.atLeast(t, "1.69") {
 		wantStatus = `{"status":"ok"}`
 	}
-	likely(t, tg, "/api/status without an API key (third reading, item 2)", wantStatus, compactJSON(status.Body))
+	likely(t, tg, "/api/status without an API key (LIKELY status-ok-capital)", wantStatus, compactJSON(status.Body))
 	code, report := adminRequest(t, tg, http.MethodGet, "/api/status", nil)
 	assert.Equal(t, http.StatusOK, code, "/api/status with the API key")
 	assert.Greater(t, len(report), 1, "with an API key /api/status reports more than its status: %v", report)
@@ -137,7 +132,7 @@ func TestContractLoginPage(t *testing.T) {
 	}
 	assert.Regexp(t, `form[^>]*action="/oauth2/authorize"(?s:.*)<button`, p.Body, "the form has a button a browser can submit with")
 	assert.Contains(t, p.Body, "Keep me signed in")
-	likely(t, tg, `the login field's label says "Login" (found to differ, item 18)`, true, regexp.MustCompile(`<label[^>]*for="loginId"[^>]*>\s*Login\s*<`).MatchString(p.Body))
+	likely(t, tg, `the login field's label says "Login" (LIKELY login-label)`, true, regexp.MustCompile(`<label[^>]*for="loginId"[^>]*>\s*Login\s*<`).MatchString(p.Body))
 
 	// The documented hidden fields; the theme carries more, which the tests
 	// only log against a real FusionAuth.
@@ -156,7 +151,7 @@ func TestContractLoginPage(t *testing.T) {
 		"code_challenge_method": "S256",
 		"scope":                 "openid email profile offline_access",
 	} {
-		likely(t, tg, "hidden field "+name, want, form.Get(name))
+		likely(t, tg, "hidden field "+name+" (LIKELY login-form-hidden-fields)", want, form.Get(name))
 	}
 	assert.Regexp(t, `<input[^>]*name="rememberDevice"`, p.Body, "the Keep me signed in checkbox")
 }

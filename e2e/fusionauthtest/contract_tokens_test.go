@@ -71,11 +71,11 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	assert.Equal(t, req.Nonce, id["nonce"])
 	assert.Equal(t, tg.User, id["email"])
 	assert.Contains(t, id, "email_verified", "scope email gives email_verified")
-	likely(t, tg, "email_verified of a user the kickstart made with skipVerification", true, id["email_verified"])
+	likely(t, tg, "email_verified of a user the kickstart made with skipVerification (LIKELY email-verified-by-kickstart)", true, id["email_verified"])
 	assert.NotEmpty(t, id["given_name"], "profile scope gives name claims")
 	assert.NotEmpty(t, id["sid"])
 	assert.Equal(t, leftHalfHash(q.Get("code")), id["c_hash"], "c_hash of the code")
-	likely(t, tg, "authenticationType of a password login", "PASSWORD", id["authenticationType"])
+	likely(t, tg, "authenticationType of a password login (LIKELY sso-login-ping)", "PASSWORD", id["authenticationType"])
 	assert.NotContains(t, id, "roles", "no roles in the ID token")
 
 	// The access token is a JWT the application verifies locally.
@@ -91,15 +91,15 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	}
 	assert.Equal(t, refreshTokenID, access["sid"], "the access token's sid is the refresh token's id")
 
-	// gty moved from the JWT header to the payload between 1.61 and 1.69
-	// (LIKELY, third reading, item 1): neither place is asserted.
+	// gty is in the JWT header before 1.69 and in the payload from 1.69
+	// (LIKELY gty-in-payload, FUSIONAUTH.md): neither place is asserted.
 	header := jwtHeader(t, token.AccessToken)
 	gtyAt := "payload"
 	if !tg.atLeast(t, "1.69") {
 		gtyAt = "header"
 	}
-	likely(t, tg, "where the access token carries gty (third reading, item 1)", gtyAt, whereIs("gty", header, access))
-	likely(t, tg, "gty of a code grant's access token (third reading, item 1)", []any{"authorization_code"}, firstOf("gty", header, access))
+	likely(t, tg, "where the access token carries gty (LIKELY gty-in-payload)", gtyAt, whereIs("gty", header, access))
+	likely(t, tg, "gty of a code grant's access token (LIKELY gty-in-payload)", []any{"authorization_code"}, firstOf("gty", header, access))
 	// The header's kid is the kid property of the application's key, not its id.
 	status, app := adminRequest(t, tg, http.MethodGet, "/api/application/"+tg.ClientID, nil)
 	require.Equal(t, http.StatusOK, status)
@@ -115,7 +115,7 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	assert.Equal(t, tg.User, info.Email)
 	var infoClaims map[string]any
 	require.NoError(t, info.Claims(&infoClaims))
-	likely(t, tg, "userinfo's tid (third reading, item 9)", tg.TenantID, infoClaims["tid"])
+	likely(t, tg, "userinfo's tid (LIKELY userinfo-tid)", tg.TenantID, infoClaims["tid"])
 
 	status, body := refreshRaw(t, c, token.RefreshToken)
 	require.Equal(t, http.StatusOK, status, "refresh: %v", body)
@@ -125,19 +125,18 @@ func TestContractLoginExchangeRefresh(t *testing.T) {
 	refreshedID, err := c.verifier.Verify(ctx, rawRefreshedID)
 	require.NoError(t, err, "verify the refreshed ID token")
 	assert.Equal(t, idToken.Subject, refreshedID.Subject)
-	likely(t, tg, "authenticationType of a refreshed ID token (third reading, item 3)", "REFRESH_TOKEN", tokenClaims(t, refreshedID)["authenticationType"])
+	likely(t, tg, "authenticationType of a refreshed ID token (LIKELY refresh-authentication-type)", "REFRESH_TOKEN", tokenClaims(t, refreshedID)["authenticationType"])
 	rawRefreshedAccess, _ := body["access_token"].(string)
 	refreshedAccess, err := c.verifier.Verify(ctx, rawRefreshedAccess)
 	require.NoError(t, err, "verify the refreshed access token")
 	refreshedClaims := tokenClaims(t, refreshedAccess)
-	likely(t, tg, "authenticationType of a refreshed access token (third reading, item 3)", "REFRESH_TOKEN", refreshedClaims["authenticationType"])
-	likely(t, tg, "gty of a refreshed access token (third reading, item 1)", []any{"authorization_code", "refresh_token"},
+	likely(t, tg, "authenticationType of a refreshed access token (LIKELY refresh-authentication-type)", "REFRESH_TOKEN", refreshedClaims["authenticationType"])
+	likely(t, tg, "gty of a refreshed access token (LIKELY gty-in-payload)", []any{"authorization_code", "refresh_token"},
 		firstOf("gty", jwtHeader(t, rawRefreshedAccess), refreshedClaims))
-	// Sources disagree whether a Reusable refresh answers with the refresh
-	// token ("Where the stand-in was found to differ", item 14); the third
-	// reading, item 4, says it does, with its id.
-	likely(t, tg, "the refresh_token of a Reusable refresh (third reading, item 4)", "the same", sameOrNot(token.RefreshToken, body["refresh_token"]))
-	likely(t, tg, "the refresh_token_id of a Reusable refresh (third reading, item 4)", "the same", sameOrNot(refreshTokenID, body["refresh_token_id"]))
+	// A Reusable refresh answers with the same refresh token and its id
+	// (LIKELY refresh-answer-has-token, FUSIONAUTH.md).
+	likely(t, tg, "the refresh_token of a Reusable refresh (LIKELY refresh-answer-has-token)", "the same", sameOrNot(token.RefreshToken, body["refresh_token"]))
+	likely(t, tg, "the refresh_token_id of a Reusable refresh (LIKELY refresh-answer-has-token)", "the same", sameOrNot(refreshTokenID, body["refresh_token_id"]))
 
 	status, _ = adminRequest(t, tg, http.MethodDelete, "/api/jwt/refresh?token="+url.QueryEscape(token.RefreshToken), nil)
 	require.Equal(t, http.StatusOK, status, "revoke the refresh token")
@@ -191,22 +190,22 @@ func TestContractUserinfoErrors(t *testing.T) {
 		return newBrowser(t).do(t, req)
 	}
 	// Userinfo answers only for an access token whose scope has openid, so
-	// these are refused; how is LIKELY ("Where the stand-in was found to
-	// differ", item 9, and the third reading, item 9).
+	// these are refused; how is LIKELY userinfo-refusals and LIKELY
+	// userinfo-invalid-token (FUSIONAUTH.md).
 	t.Run("no Authorization header", func(t *testing.T) {
 		p := call(t, "")
 		assert.NotEqual(t, http.StatusOK, p.Status, "refused")
-		likely(t, tg, "status without a token (found to differ, item 9)", http.StatusUnauthorized, p.Status)
-		likely(t, tg, "body without a token (found to differ, item 9)", "", p.Body)
+		likely(t, tg, "status without a token (LIKELY userinfo-refusals)", http.StatusUnauthorized, p.Status)
+		likely(t, tg, "body without a token (LIKELY userinfo-refusals)", "", p.Body)
 	})
 	t.Run("a token that is no JWT", func(t *testing.T) {
 		p := call(t, "Bearer not-a-token")
 		assert.NotEqual(t, http.StatusOK, p.Status, "refused")
-		likely(t, tg, "status for an invalid token (found to differ, item 9)", http.StatusBadRequest, p.Status)
+		likely(t, tg, "status for an invalid token (LIKELY userinfo-refusals)", http.StatusBadRequest, p.Status)
 		var e map[string]any
 		_ = json.Unmarshal([]byte(p.Body), &e) // a body that is not JSON leaves e empty, which likely reports
-		likely(t, tg, "error for an invalid token (third reading, item 9)", "invalid_token", e["error"])
-		likely(t, tg, "error_reason for an invalid token (third reading, item 9)", "access_token_invalid", e["error_reason"])
+		likely(t, tg, "error for an invalid token (LIKELY userinfo-invalid-token)", "invalid_token", e["error"])
+		likely(t, tg, "error_reason for an invalid token (LIKELY userinfo-invalid-token)", "access_token_invalid", e["error_reason"])
 	})
 }
 
@@ -217,16 +216,18 @@ func TestContractTokenRefusals(t *testing.T) {
 		name string
 		// exchange spends a fresh code the way the case needs.
 		exchange func(t *testing.T, c client, code string, req loginRequest) error
-		// Documented ("Where the stand-in was found to differ", item 5); 0 or ""
-		// where only the stand-in's model says (item 3, LIKELY).
+		// CERTAIN client-auth-refusals (FUSIONAUTH.md); 0 or "" where only
+		// the stand-in's model says.
 		wantStatus int
 		wantError  string
 		wantReason string
-		// The stand-in's model (LIKELY): status, error, reason, and whether the
-		// code still works with the right request afterwards.
+		// The stand-in's model: status, error and reason (as entry says), and
+		// whether the code still works with the right request afterwards
+		// (LIKELY code-use-up, FUSIONAUTH.md).
 		modelStatus             int
 		modelError, modelReason string
 		modelCodeUsable         bool
+		entry                   string // the FUSIONAUTH.md entry of status, error and reason
 	}{
 		{
 			name: "wrong client secret",
@@ -237,6 +238,7 @@ func TestContractTokenRefusals(t *testing.T) {
 			},
 			wantStatus: http.StatusUnauthorized, wantError: "invalid_client", wantReason: "invalid_client_authentication",
 			modelStatus: http.StatusUnauthorized, modelError: "invalid_client", modelReason: "invalid_client_authentication", modelCodeUsable: true,
+			entry: "CERTAIN client-auth-refusals",
 		},
 		{
 			name: "no client authentication",
@@ -248,6 +250,7 @@ func TestContractTokenRefusals(t *testing.T) {
 			},
 			wantStatus: http.StatusUnauthorized, wantError: "invalid_client", wantReason: "client_authentication_missing",
 			modelStatus: http.StatusUnauthorized, modelError: "invalid_client", modelReason: "client_authentication_missing", modelCodeUsable: true,
+			entry: "CERTAIN client-auth-refusals",
 		},
 		{
 			name: "PKCE verifier does not match",
@@ -256,6 +259,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
+			entry: "LIKELY code-refusals",
 		},
 		{
 			name: "PKCE verifier malformed",
@@ -264,6 +268,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "invalid_pkce_code_verifier", modelCodeUsable: true,
+			entry: "LIKELY code-refusals",
 		},
 		{
 			name: "PKCE verifier missing",
@@ -272,6 +277,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusUnauthorized, modelError: "invalid_client", modelReason: "missing_code_verifier", modelCodeUsable: true,
+			entry: "LIKELY missing-verifier",
 		},
 		{
 			name: "code used twice",
@@ -282,6 +288,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
+			entry: "LIKELY code-refusals",
 		},
 		{
 			name: "made-up code",
@@ -290,6 +297,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found", modelCodeUsable: true,
+			entry: "LIKELY code-refusals",
 		},
 		{
 			name: "redirect_uri differs from the authorization request",
@@ -299,6 +307,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusBadRequest, modelError: "invalid_request", modelReason: "auth_code_not_found",
+			entry: "LIKELY code-refusals",
 		},
 		{
 			name: "redirect_uri not authorized at all",
@@ -308,6 +317,7 @@ func TestContractTokenRefusals(t *testing.T) {
 				return err
 			},
 			modelStatus: http.StatusBadRequest, modelError: "invalid_grant", modelReason: "invalid_redirect_uri", modelCodeUsable: true,
+			entry: "LIKELY code-refusals",
 		},
 	}
 	tg := newTarget(t)
@@ -333,12 +343,12 @@ func TestContractTokenRefusals(t *testing.T) {
 			if tt.wantReason != "" {
 				assert.Equal(t, tt.wantReason, te.Reason)
 			}
-			likely(t, tg, tt.name+": status (found to differ, items 3-5)", tt.modelStatus, te.Status)
-			likely(t, tg, tt.name+": error (found to differ, items 3-5)", tt.modelError, te.Error)
-			likely(t, tg, tt.name+": error_reason (found to differ, items 3-5)", tt.modelReason, te.Reason)
+			likely(t, tg, tt.name+": status ("+tt.entry+")", tt.modelStatus, te.Status)
+			likely(t, tg, tt.name+": error ("+tt.entry+")", tt.modelError, te.Error)
+			likely(t, tg, tt.name+": error_reason ("+tt.entry+")", tt.modelReason, te.Reason)
 
 			_, retry := c.config.Exchange(testContext(t), code, oauth2.VerifierOption(req.Verifier))
-			likely(t, tg, tt.name+": the code still works afterwards (found to differ, item 4)", tt.modelCodeUsable, retry == nil)
+			likely(t, tg, tt.name+": the code still works afterwards (LIKELY code-use-up)", tt.modelCodeUsable, retry == nil)
 		})
 	}
 }
@@ -365,7 +375,7 @@ func logInForTokens(t testing.TB, c client, b browser) *oauth2.Token {
 
 // TestContractOneTimeUseRefresh: under OneTimeUse a refresh answers with a new
 // refresh token and the used one is refused; the refresh token keeps its id,
-// and so the access token its sid (LIKELY, third reading, item 4).
+// and so the access token its sid (LIKELY one-time-use-keeps-id, FUSIONAUTH.md).
 func TestContractOneTimeUseRefresh(t *testing.T) {
 	tg := newTarget(t)
 	setPolicy := func(policy string) int {
@@ -388,11 +398,11 @@ func TestContractOneTimeUseRefresh(t *testing.T) {
 	next, _ := body["refresh_token"].(string)
 	require.NotEmpty(t, next, "OneTimeUse: a new refresh token")
 	assert.NotEqual(t, token.RefreshToken, next, "OneTimeUse: a new refresh token")
-	likely(t, tg, "the refresh_token_id of a OneTimeUse refresh (third reading, item 4)", "the same", sameOrNot(firstID, body["refresh_token_id"]))
+	likely(t, tg, "the refresh_token_id of a OneTimeUse refresh (LIKELY one-time-use-keeps-id)", "the same", sameOrNot(firstID, body["refresh_token_id"]))
 	rawAccess, _ := body["access_token"].(string)
 	access, err := c.verifier.Verify(ctx, rawAccess)
 	require.NoError(t, err, "verify the refreshed access token")
-	likely(t, tg, "the sid of a OneTimeUse refresh's access token (third reading, item 4)", "the same", sameOrNot(firstID, tokenClaims(t, access)["sid"]))
+	likely(t, tg, "the sid of a OneTimeUse refresh's access token (LIKELY one-time-use-keeps-id)", "the same", sameOrNot(firstID, tokenClaims(t, access)["sid"]))
 
 	requireRefreshRefused(t, c, token.RefreshToken, "used once under OneTimeUse")
 	status, body = refreshRaw(t, c, next)
@@ -400,8 +410,8 @@ func TestContractOneTimeUseRefresh(t *testing.T) {
 }
 
 // TestContractAccessTokenWithoutRefreshToken: without offline_access there is
-// no refresh token, and so nothing for the access token's sid to name (LIKELY,
-// third reading, item 6).
+// no refresh token (LIKELY offline-access-for-refresh), and so nothing for the
+// access token's sid to name (LIKELY sid-only-when-named, FUSIONAUTH.md).
 func TestContractAccessTokenWithoutRefreshToken(t *testing.T) {
 	tg := newTarget(t)
 	ctx := testContext(t)
@@ -410,8 +420,8 @@ func TestContractAccessTokenWithoutRefreshToken(t *testing.T) {
 	code, req := logIn(t, c, newBrowser(t))
 	token, err := c.config.Exchange(ctx, code, oauth2.VerifierOption(req.Verifier))
 	require.NoError(t, err, "exchange the code")
-	likely(t, tg, "a refresh token without offline_access", false, token.RefreshToken != "")
+	likely(t, tg, "a refresh token without offline_access (LIKELY offline-access-for-refresh)", false, token.RefreshToken != "")
 	access, err := c.verifier.Verify(ctx, token.AccessToken)
 	require.NoError(t, err, "verify the access token as a JWT")
-	likely(t, tg, "the access token of a login without a refresh token has a sid (third reading, item 6)", false, hasClaim(tokenClaims(t, access), "sid"))
+	likely(t, tg, "the access token of a login without a refresh token has a sid (LIKELY sid-only-when-named)", false, hasClaim(tokenClaims(t, access), "sid"))
 }

@@ -61,13 +61,12 @@ func (s *Server) handleDiscovery() http.Handler {
 			"subject_types_supported":               []string{"public"},
 			"id_token_signing_alg_values_supported": []string{"ES256", "ES384", "ES512", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512"},
 			"scopes_supported":                      supportedScopes(),
-			// UNCERTAIN: third reading, item 11 (no sid, tid or auth_time,
-			// although the tokens carry them).
+			// UNCERTAIN discovery-claims (FUSIONAUTH.md): no sid, tid or
+			// auth_time, although the tokens carry them.
 			"claims_supported":                      []string{"applicationId", "at_hash", "aud", "authenticationType", "birthdate", "c_hash", "email", "email_verified", "exp", "family_name", "given_name", "iat", "iss", "jti", "middle_name", "name", "nbf", "nonce", "phone_number", "picture", "preferred_username", "roles", "sub"},
 			"code_challenge_methods_supported":      []string{"S256"},
 			"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-			// In 1.69.0's published model; third reading, item 11 (UNCERTAIN)
-			// reads it as absent, from a client of an older version.
+			// UNCERTAIN iss-parameter-advertised (FUSIONAUTH.md).
 			"authorization_response_iss_parameter_supported": true,
 			"frontchannel_logout_supported":                  true,
 			"backchannel_logout_supported":                   false,

@@ -66,7 +66,8 @@
 // it is not FusionAuth. The contract tests in this package run unchanged against
 // a real server (FUSIONAUTH_URL=http://localhost:9011 go test ./e2e/fusionauthtest)
 // and are what keep the model honest; where FusionAuth's behaviour is only
-// likely, they print what they observed instead of failing (README.md). Its
+// likely, they print what they observed instead of failing. FUSIONAUTH.md
+// lists each behaviour modelled, how sure it is and what would settle it. Its
 // answers and the kickstart are also checked against FusionAuth's published
 // domain model, @fusionauth/typescript-client (README.md). Only a
 // real FusionAuth run proves: the exact login page markup, wording and scripts;

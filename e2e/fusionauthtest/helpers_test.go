@@ -150,11 +150,11 @@ func compareVersions(t testing.TB, a, b string) int {
 	return 0
 }
 
-// likely is for what FusionAuth's documentation does not settle (the facts'
-// LIKELY and UNCERTAIN items). The stand-in must model the likely reading, so
-// against it this asserts; against a real FusionAuth it only logs an
-// "observed:" line, and a real run tells which reading is right without
-// failing on a guess.
+// likely is for what FusionAuth's documentation does not settle: the LIKELY
+// and UNCERTAIN entries of FUSIONAUTH.md, which what names. The stand-in must
+// model the likely reading, so against it this asserts; against a real
+// FusionAuth it only logs an "observed:" line, and a real run tells which
+// reading is right without failing on a guess.
 func likely(t testing.TB, tg target, what string, want, got any) {
 	t.Helper()
 	verdict := "as modelled"

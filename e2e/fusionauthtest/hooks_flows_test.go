@@ -58,7 +58,8 @@ func TestAuthorizeErrorsGoBackToTheApplication(t *testing.T) {
 		{"PKCE is required", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request", "missing_code_challenge"},
 		{"unknown scope", func(q url.Values) { q.Set("scope", "openid admin") }, "invalid_scope", "unknown_scope"},
 		{"implicit flow", func(q url.Values) { q.Set("response_type", "token") }, "unsupported_response_type", "invalid_response_type"},
-		{"no response_type (third reading, item 10)", func(q url.Values) { q.Del("response_type") }, "invalid_request", "missing_response_type"},
+		// LIKELY authorize-param-checks (FUSIONAUTH.md).
+		{"no response_type", func(q url.Values) { q.Del("response_type") }, "invalid_request", "missing_response_type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,7 +214,7 @@ func TestTokenRefusalHeaders(t *testing.T) {
 
 // TestConsentNeedsALogin: the consent step without a login behind it never
 // gives a code: bad OAuth parameters get the error page, good ones go back to
-// /oauth2/authorize, as they are (third reading, item 7).
+// /oauth2/authorize, as they are (LIKELY consent-without-login, FUSIONAUTH.md).
 func TestConsentNeedsALogin(t *testing.T) {
 	tg := stub(t)
 	login := url.Values{"client_id": {tg.ClientID}, "redirect_uri": {tg.RedirectURL}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
@@ -299,7 +300,7 @@ func TestRefreshTokenUsagePolicy(t *testing.T) {
 			}
 			require.NotEmpty(t, next, "OneTimeUse: a new refresh token")
 			assert.NotEqual(t, first, next)
-			assert.Equal(t, token.Extra("refresh_token_id"), body["refresh_token_id"], "the same id (third reading, item 4)")
+			assert.Equal(t, token.Extra("refresh_token_id"), body["refresh_token_id"], "the same id (LIKELY one-time-use-keeps-id)")
 
 			status, body = refreshRaw(t, c, first)
 			assert.Equal(t, http.StatusBadRequest, status, "OneTimeUse: the used refresh token is refused")
@@ -410,7 +411,7 @@ func TestLogoutAPIIsRecorded(t *testing.T) {
 // TestLogoutPageFramesTheOtherApplications: the "Logging out" page frames
 // every other application's logout URL; the FusionAuth admin application's as
 // it is, the others told the issuer and the session when the id_token_hint
-// names one (third reading, item 5).
+// names one (LIKELY logout-frames-sid, FUSIONAUTH.md).
 func TestLogoutPageFramesTheOtherApplications(t *testing.T) {
 	const otherLogout = "http://other.example/logout"
 	tg := stubWithKickstart(t, func(ks string) string {

@@ -134,7 +134,7 @@ func TestShortLivedAccessTokenIsRefreshed(t *testing.T) {
 	tg.Stub.Advance(61 * time.Second)
 	expired := userinfoAnswer(t, tg, token.AccessToken)
 	assert.Equal(t, http.StatusBadRequest, expired.Status, "the access token has expired")
-	// Third reading, item 9: expired is invalid, as malformed is.
+	// Expired is invalid, as malformed is (LIKELY userinfo-invalid-token, FUSIONAUTH.md).
 	assert.JSONEq(t, `{"error":"invalid_token","error_reason":"access_token_invalid","error_description":"The access token is invalid or expired."}`, expired.Body)
 
 	refreshed, err := c.config.TokenSource(ctx, &oauth2.Token{RefreshToken: token.RefreshToken}).Token()

@@ -210,13 +210,13 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 		"tid":                s.tenant.id,
 		"scope":              req.scope,
 		// In the payload, as in 1.69; older versions put gty in the JWT header
-		// (LIKELY, third reading, item 1).
+		// (LIKELY gty-in-payload, FUSIONAUTH.md).
 		"gty": req.grants,
 	}
 
 	access := maps.Clone(common)
 	// The access token's sid is the refresh token's id, and there is none
-	// without a refresh token (LIKELY, third reading, item 6).
+	// without a refresh token (LIKELY sid-only-when-named, FUSIONAUTH.md).
 	if req.refreshTokenID != "" {
 		access["sid"] = req.refreshTokenID
 	}
@@ -239,7 +239,7 @@ func (s *Server) issueTokens(req tokenRequest) (accessToken, idToken string, err
 	id := maps.Clone(common)
 	id["jti"] = newUUID()
 	// The ID token's sid is the SSO session's, and there is none without an
-	// SSO session (LIKELY, third reading, item 6).
+	// SSO session (LIKELY sid-only-when-named, FUSIONAUTH.md).
 	if req.sessionID != "" {
 		id["sid"] = req.sessionID
 	}

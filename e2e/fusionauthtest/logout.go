@@ -11,8 +11,8 @@ import (
 
 // handleLogout ends the SSO session and sends the browser on: through a page
 // that loads the other applications' logout URLs (AllApplications) or straight
-// (RedirectOnly). An id_token_hint is checked whenever it is given (LIKELY,
-// found to differ, item 11).
+// (RedirectOnly). An id_token_hint is checked whenever it is given (LIKELY
+// logout-hint-checked, FUSIONAUTH.md).
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -53,8 +53,8 @@ func (s *Server) handleLogout() http.Handler {
 		}
 		http.SetCookie(w, &http.Cookie{Name: ssoCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 
-		// Without an application there is nowhere else to go (LIKELY, found
-		// to differ, item 11).
+		// Without an application there is nowhere else to go (LIKELY
+		// logout-without-client, FUSIONAUTH.md).
 		if app == nil {
 			http.Redirect(w, r, "/", http.StatusFound)
 			return
@@ -66,7 +66,7 @@ func (s *Server) handleLogout() http.Handler {
 			target = postLogout
 		case app.oauth.LogoutURL != "":
 			// The application's own logout URL is told whose session ended
-			// (LIKELY, third reading, item 5).
+			// (LIKELY logout-frames-sid, FUSIONAUTH.md).
 			target = app.oauth.LogoutURL
 			query = sessionEnded(issuer, hintSID)
 		}
@@ -87,9 +87,9 @@ func (s *Server) handleLogout() http.Handler {
 
 // logoutFrames are the "Logging out" page's iframes: every application's
 // logout URL but the one the page redirects to, which the meta refresh
-// reaches. The FusionAuth admin application's is loaded as it is; the others
-// are told whose session ended when the id_token_hint named one (LIKELY, third
-// reading, item 5). The caller holds s.mu.
+// reaches (LIKELY logout-frames). The FusionAuth admin application's is loaded
+// as it is; the others are told whose session ended when the id_token_hint
+// named one (LIKELY logout-frames-sid, FUSIONAUTH.md). The caller holds s.mu.
 func (s *Server) logoutFrames(base, target, issuer, sid string) []string {
 	var frames []string
 	for _, id := range s.appOrder {
@@ -133,7 +133,7 @@ func encodeInOrder(v url.Values, keys ...string) string {
 
 // idTokenHintClaims are the claims of an ID token this server signed with a
 // key the application trusts, or nil; an expired hint still names its client
-// and session, as in FusionAuth. The caller holds s.mu.
+// and session (UNCERTAIN logout-expired-hint, FUSIONAUTH.md). The caller holds s.mu.
 func (s *Server) idTokenHintClaims(idToken string) claims {
 	c, err := s.verifyPresented(idToken, true, false)
 	if err != nil {

@@ -57,7 +57,7 @@ func (s *Server) handleLogoutAPI() http.Handler {
 		}
 
 		// The refresh token is found whatever X-FusionAuth-TenantId says
-		// (LIKELY, third reading, item 8).
+		// (LIKELY logout-api-any-tenant, FUSIONAUTH.md).
 		s.mu.Lock()
 		s.applyLogoutRequest(req)
 		s.mu.Unlock()

@@ -350,8 +350,9 @@ func (s *Server) newRoutes() http.Handler {
 }
 
 // handleStatus answers {"status":"Ok"} to anyone (the docs show "ok"; 1.69
-// answers "Ok": LIKELY, third reading, item 2); with an API key FusionAuth
-// answers a large report instead, of which the stand-in gives a small sketch.
+// answers "Ok": LIKELY status-ok-capital, FUSIONAUTH.md); with an API key
+// FusionAuth answers a large report instead, of which the stand-in gives a
+// small sketch (CERTAIN status-report).
 func (s *Server) handleStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.validAPIKey(r.Header.Get("Authorization")) {

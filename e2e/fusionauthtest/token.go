@@ -39,7 +39,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request) (app
 	clientID, secret, basic := clientCredentials(r)
 	app = s.apps[clientID]
 	refuseClient := func(e oauthError) {
-		// A plain Basic challenge (LIKELY, found to differ, item 5).
+		// A plain Basic challenge (LIKELY www-authenticate-basic, FUSIONAUTH.md).
 		if basic {
 			w.Header().Set("WWW-Authenticate", "Basic")
 		}
@@ -99,8 +99,8 @@ func (s *Server) handleToken() http.Handler {
 // exchangeCode serves the authorization_code grant. FusionAuth checks what
 // needs no code first (a missing verifier, an unauthorized redirect_uri) and
 // leaves the code usable; once it has looked the code up, the code is gone,
-// and every mismatch answers as an unknown code would (LIKELY, found to
-// differ, items 3 and 4). The caller holds s.mu.
+// and every mismatch answers as an unknown code would (LIKELY code-use-up and
+// code-refusals, FUSIONAUTH.md). The caller holds s.mu.
 func (s *Server) exchangeCode(w http.ResponseWriter, r *http.Request, app *application, basic bool) {
 	verifier, redirectURI := r.PostForm.Get("code_verifier"), r.PostForm.Get("redirect_uri")
 	switch {
@@ -199,14 +199,14 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 	}
 	// Reusable (the default) answers with the same refresh token; OneTimeUse
 	// swaps the token string, so the used one is refused from now on, and
-	// keeps its id, and so the access token's sid (LIKELY, third reading, item 4).
+	// keeps its id, and so the access token's sid (LIKELY one-time-use-keeps-id, FUSIONAUTH.md).
 	// FaultRefreshTokenReuseDetection rotates the same way under either policy.
 	if s.refreshTokenUsagePolicy(app) == "OneTimeUse" || reuseDetection {
 		value = s.rotateRefreshToken(value, rt)
 	}
 	body, err := s.tokenResponse(tokenRequest{
 		app: app, user: s.users[rt.userID], scope: rt.scope, sessionID: rt.sessionID, authTime: rt.authTime,
-		// Not the login's type (LIKELY, third reading, item 3).
+		// Not the login's type (LIKELY refresh-authentication-type, FUSIONAUTH.md).
 		authType:       "REFRESH_TOKEN",
 		refreshTokenID: rt.id, grants: []string{"authorization_code", "refresh_token"}, refresh: true,
 	})
@@ -214,7 +214,7 @@ func (s *Server) exchangeRefreshToken(w http.ResponseWriter, r *http.Request, ap
 		writeOAuthError(w, http.StatusInternalServerError, oauthError{"server_error", err.Error(), "unknown"})
 		return
 	}
-	// Both, under either policy (LIKELY, third reading, item 4).
+	// Both, under either policy (LIKELY refresh-answer-has-token, FUSIONAUTH.md).
 	body["refresh_token"] = value
 	body["refresh_token_id"] = rt.id
 	w.Header().Set("Cache-Control", "no-store")

@@ -9,8 +9,8 @@ import (
 // The userinfo endpoint, /oauth2/userinfo.
 
 // handleUserinfo: no bearer token at all is a 401 with no body; a token that
-// does not verify, or lacks openid, a 400 with an OAuth error (LIKELY, "Where
-// the stand-in was found to differ", item 9).
+// does not verify, or lacks openid, a 400 with an OAuth error (LIKELY
+// userinfo-refusals, FUSIONAUTH.md).
 func (s *Server) handleUserinfo() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -27,17 +27,16 @@ func (s *Server) handleUserinfo() http.Handler {
 		switch {
 		case err != nil || u == nil:
 			// Malformed, expired, signed by a key the application does not
-			// trust, or for a user who is gone (LIKELY, third reading, item 9).
+			// trust, or for a user who is gone (LIKELY userinfo-invalid-token, FUSIONAUTH.md).
 			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_token", "The access token is invalid or expired.", "access_token_invalid"})
 			return
 		case !slices.Contains(strings.Fields(scope), "openid"):
-			// UNCERTAIN: no reading settles this answer; both values are
-			// FusionAuth's (the published model has no insufficient_scope).
+			// UNCERTAIN userinfo-without-openid (FUSIONAUTH.md).
 			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_token", "The access token does not grant the openid scope.", "missing_required_scope"})
 			return
 		}
 		// Strict scope handling: sub, the tenant, and the scopes' claims
-		// (tid: LIKELY, third reading, item 9).
+		// (LIKELY userinfo-tid, FUSIONAUTH.md).
 		body := claims{"sub": u.id, "tid": s.tenant.id}
 		if slices.Contains(strings.Fields(scope), "email") {
 			body["email"] = u.email
