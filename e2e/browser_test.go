@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -222,68 +221,4 @@ func withoutQuery(u string) string {
 	u, _, _ = strings.Cut(u, "#")
 	u, _, _ = strings.Cut(u, "?")
 	return u
-}
-
-// Logout, proven with a copy of the cookies: the tests below are the tutorial's security
-// promise about logout, checked against whichever FusionAuth the suite runs.
-
-// TestLogoutRevokesCopiedCookies: someone copies the browser's cookies before the user logs
-// out. After logout, once the copied access token has expired, the copy is refused: the
-// application revoked the refresh token at FusionAuth, which refuses to refresh it. The
-// control is a second copy, used before the logout, which the application refreshes.
-func TestLogoutRevokesCopiedCookies(t *testing.T) {
-	const lifetime = 2 * time.Second
-	setAccessTokenLifetime(t, int(lifetime.Seconds()))
-	b := newBrowser(t)
-	b.logIn(richard)
-	control, copied := b.copyAppCookies(), b.copyAppCookies()
-
-	time.Sleep(lifetime + time.Second) // both copies' access tokens expire
-	if status, location := control.openAccount(); status != http.StatusOK {
-		t.Fatalf("the control: before logout a copy is refreshed, but /account answered %d (to %q)", status, location)
-	}
-	if srv := suite.fusionAuth.standin; srv != nil {
-		srv.ResetRequests()
-	}
-	b.logOut()
-	if srv := suite.fusionAuth.standin; srv != nil {
-		revoked := 0
-		for _, r := range srv.Requests() {
-			if r.Method == http.MethodPost && r.Path == "/api/logout" {
-				revoked++
-			}
-		}
-		if revoked != 1 {
-			t.Errorf("FusionAuth heard %d Logout API calls at logout, want 1", revoked)
-		}
-	}
-
-	status, location := copied.openAccount()
-	if status != http.StatusSeeOther || location != "/" {
-		t.Errorf("after logout the copied cookies get /account answered %d (to %q), want 303 to /", status, location)
-	}
-	if srv := suite.fusionAuth.standin; srv != nil {
-		refused := false
-		for _, r := range srv.Requests() {
-			refused = refused || (r.Path == "/oauth2/token" && r.Form.Get("grant_type") == "refresh_token")
-		}
-		if !refused {
-			t.Error("the copy was refused without asking FusionAuth: the test proves nothing about the revocation")
-		}
-	}
-}
-
-// TestLogoutWithoutIDTokenEndsFusionAuthSession: a browser that lost the ID-token cookie
-// still logs out of FusionAuth, so Log in shows FusionAuth's form again.
-func TestLogoutWithoutIDTokenEndsFusionAuthSession(t *testing.T) {
-	t.Parallel() // its own browser window; it changes nothing FusionAuth or the apps share
-	b := newBrowser(t)
-	b.logIn(richard)
-	b.seeFusionAuthRemembers(richard)
-
-	b.forgetAppCookie("oidc_id_token")
-
-	b.logOut()
-	b.do("click Log in again", chromedp.Click(chromedp.ID("login"), chromedp.NodeVisible))
-	b.seeLoginForm("see FusionAuth's login form again, not an instant return to the account page")
 }

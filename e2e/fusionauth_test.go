@@ -308,10 +308,10 @@ func startStandin(cfg config, fa *fusionAuth) error {
 }
 
 // serveStandin applies the kickstart and serves the stand-in on ln, the socket the port was
-// claimed with. Serving on that very socket is the point: a check that listened and closed
-// before the stand-in listened again lost the port now and then to a child process forked in
-// between (the suite builds the applications meanwhile), which holds a copy of every socket
-// until it execs. Connections made while the kickstart runs wait in ln's backlog, so
+// claimed with. Serving on that very socket is the point: between a check that listens and
+// closes and the stand-in listening again, a child process forked meanwhile (the suite builds
+// the applications then) holds a copy of every socket until it execs, and would take the port
+// now and then. Connections made while the kickstart runs wait in ln's backlog, so
 // /api/status answers only once the stand-in is ready. It closes ln when it fails.
 func serveStandin(cfg config, fa *fusionAuth, ln net.Listener) error {
 	srv, err := fusionauthtest.New(fusionauthtest.Options{

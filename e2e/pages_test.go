@@ -78,6 +78,7 @@ func TestEveryPageFitsAPhoneAndIsAccessible(t *testing.T) {
 	unregistered.openHome(suite.appURL)
 	unregistered.clickLogin()
 	unregistered.signIn(admin, password) // registered to FusionAuth's admin application only
+	unregistered.seeNotRegistered()
 	unregistered.checkPage(t, "FusionAuth's page for a user not registered to Changebank", fusionAuthPage)
 }
 

@@ -42,9 +42,9 @@ func holdInChild(t *testing.T, ln net.Listener) {
 
 // TestStandinKeepsItsPortWhileAChildHoldsTheSocket: the in-process stand-in serves on the
 // socket its port was claimed with, so a child process holding a copy of that socket does not
-// take the port away. The first case is the control: the old check (listen, close, let the
-// stand-in listen again) fails in the same situation with "address already in use", which
-// shows that the child really holds the port.
+// take the port away. The first case is the control: listening, closing and letting the
+// stand-in listen again fails in the same situation with "address already in use", which shows
+// that the child really holds the port.
 func TestStandinKeepsItsPortWhileAChildHoldsTheSocket(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -52,7 +52,7 @@ func TestStandinKeepsItsPortWhileAChildHoldsTheSocket(t *testing.T) {
 		serve bool // the stand-in should serve, rather than fail to listen
 	}{
 		{
-			name: "listen, close, listen again (the old check)",
+			name: "listen, close, listen again (the control)",
 			start: func(t *testing.T, fa *fusionAuth) error {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				require.NoError(t, err)

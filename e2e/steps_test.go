@@ -88,6 +88,24 @@ func (b *browser) seeInvalidCredentials() {
 	})
 }
 
+// seeNotRegistered waits for FusionAuth's page for a user who logged in to an application they
+// are not registered to: "Registration Required", at /oauth2/authorized-not-registered on
+// FusionAuth's own host (LIKELY not-registered-page, e2e/fusionauthtest/FUSIONAUTH.md).
+func (b *browser) seeNotRegistered() {
+	b.t.Helper()
+	issuer := hostOf(suite.fusionAuth.url)
+	b.waitUntil(`see FusionAuth's "Registration Required" page`, func(ctx context.Context) (bool, string, error) {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			return false, "no address yet", err
+		}
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		u, _ := url.Parse(loc)
+		there := u != nil && u.Host == issuer && u.Path == "/oauth2/authorized-not-registered"
+		return there && strings.Contains(text, "Registration Required"), "the browser is at " + loc + "; the page says: " + shorten(text), err
+	})
+}
+
 // seeAccount waits for the account page and checks it greets the user.
 func (b *browser) seeAccount(email string) {
 	b.t.Helper()
