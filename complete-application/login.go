@@ -10,16 +10,14 @@ import (
 	"time"
 )
 
-// The files named login*.go are the login: discovery of FusionAuth
-// (login_discovery.go), the login and its callback (login_callback.go), the
-// checks of FusionAuth's tokens (login_verify.go), the session that lives in
-// sealed cookies (login_session.go, login_cookies.go), its refresh
-// (login_refresh.go) and logout (login_logout.go). They name nothing else of
-// the application. This file is their seam: the application fills in a
-// loginConfig, mounts the handlers newLogin returns at /login, /callback and
-// /logout, wraps its own pages in requireLogin, and reads the user with
-// currentUser. To add the login to another app, copy the login*.go files
-// unchanged and write only that.
+// The files named login*.go are the login: FusionAuth as an OpenID Connect
+// provider (login_client.go), login and callback (login_callback.go), the
+// token checks (login_verify.go), the session in sealed cookies
+// (login_session.go, login_cookies.go), refresh (login_refresh.go) and logout
+// (login_logout.go). They name nothing else of the application. This file is
+// their seam: the application fills in a loginConfig, mounts what newLogin
+// returns, and reads the user with currentUser. To add the login to another
+// app, copy the login*.go files unchanged and write only that.
 
 // loginConfig is everything the login needs from the application.
 type loginConfig struct {
@@ -56,14 +54,13 @@ type login struct {
 	// to everyone else: for the home page.
 	redirectIfLoggedIn func(next http.Handler) http.Handler
 
-	// issuerOrigin is FusionAuth's origin. The app's Content-Security-Policy
-	// must name it in form-action: the logout form's answer redirects there,
-	// and browsers check form-action against redirects too. Without it, the
-	// browser stops on the app's page and FusionAuth's session lives on.
+	// issuerOrigin must be in the app's Content-Security-Policy form-action:
+	// browsers check the logout form's redirect to FusionAuth against it, and
+	// without it they silently stop there, leaving FusionAuth's session alive.
 	issuerOrigin string
 
-	client   *oidcClient    // the parts, for the application's tests
-	sessions *sessionKeeper //
+	client   *oidcClient // for the application's tests
+	sessions *sessionKeeper
 }
 
 // loginUser is the logged-in user, as a page sees it.
@@ -83,15 +80,8 @@ func currentUser(ctx context.Context) loginUser {
 // newLogin checks cfg and builds the login. It does not call FusionAuth:
 // discovery happens on first use, so the app starts while FusionAuth does.
 func newLogin(cfg loginConfig) (*login, error) {
-	switch {
-	case cfg.AppURL == nil || cfg.Issuer == "" || cfg.ClientID == "":
-		return nil, errors.New("login: AppURL, Issuer and ClientID are required")
-	case len(cfg.SecretKeys) == 0:
-		return nil, errors.New("login: at least one secret key is required to seal the cookies")
-	case !isLocalPath(cfg.AfterLogin) || !isLocalPath(cfg.AfterLogout):
-		return nil, fmt.Errorf("login: AfterLogin and AfterLogout must be local paths, got %q and %q", cfg.AfterLogin, cfg.AfterLogout)
-	case cfg.IdleTimeout <= 0 || cfg.MaxLifetime <= 0 || cfg.ShowError == nil || cfg.Logger == nil || cfg.Now == nil:
-		return nil, errors.New("login: IdleTimeout, MaxLifetime, ShowError, Logger and Now are required")
+	if cfg.AppURL == nil || len(cfg.SecretKeys) == 0 || cfg.ShowError == nil || cfg.Logger == nil || cfg.Now == nil {
+		return nil, errors.New("login: AppURL, SecretKeys, ShowError, Logger and Now are required")
 	}
 	issuer, err := url.Parse(cfg.Issuer)
 	if err != nil || issuer.Host == "" {
@@ -127,9 +117,8 @@ func newLogin(cfg loginConfig) (*login, error) {
 }
 
 // noStore keeps every response of the login out of every cache, including
-// the browser's back-forward history: each one depends on the session, and
-// many set its cookies, which a shared cache would hand to the next visitor.
-// It is the one place that says so.
+// the browser's history: each depends on the session, and many set its
+// cookies, which a shared cache would hand to the next visitor.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -148,10 +137,12 @@ func requireLogin(sessions *sessionKeeper, show showError, logger *slog.Logger, 
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userContextKey{}, user)))
 		case errors.Is(err, errLoggedOut):
 			http.Redirect(w, r, loggedOut, http.StatusSeeOther)
-		default:
+		case errors.Is(err, errProviderUnavailable):
 			logger.Warn("cannot check the session", "err", err)
-			status, message := pageAnswer(err)
-			show(w, r, status, message)
+			show(w, r, http.StatusServiceUnavailable, msgCannotReach)
+		default:
+			logger.Warn("cannot renew the session", "err", err)
+			show(w, r, http.StatusBadGateway, msgNotRenewed)
 		}
 	})
 }
@@ -171,21 +162,15 @@ func redirectIfLoggedIn(sessions *sessionKeeper, target string, next http.Handle
 // showError is how the application answers with a message.
 type showError = func(w http.ResponseWriter, r *http.Request, status int, message string)
 
-// The errors a page can meet, and what each means to the user, in one place.
-// Only errLoggedOut deletes the session's cookies: the others mean "cannot
-// check now", and the next request tries again.
+// The errors a page can meet, in one place. Only errLoggedOut ends the
+// session (its cookies are deleted); the others mean "cannot check now", and
+// the next request tries again.
 var (
-	// errLoggedOut: no session, or one that ended (its cookies are deleted).
-	errLoggedOut = errors.New("not logged in")
-	// errProviderUnavailable: FusionAuth could not be reached or did not
-	// answer as expected. Pages that need it answer 503 until it does.
-	errProviderUnavailable = errors.New("FusionAuth is not available")
-	// errKeysUnavailable: a token could not be checked because FusionAuth's
-	// keys could not be fetched; "cannot check now", never "invalid".
+	errLoggedOut           = errors.New("not logged in")
+	errProviderUnavailable = errors.New("FusionAuth is not available") // answered 503
+	// A key set that cannot be fetched means "cannot check", never "invalid".
 	errKeysUnavailable = fmt.Errorf("%w: its signing keys cannot be fetched", errProviderUnavailable)
-	// errRefreshFailed: FusionAuth answered a refresh with neither tokens nor
-	// a refusal.
-	errRefreshFailed = errors.New("FusionAuth did not renew the session")
+	errRefreshFailed   = errors.New("FusionAuth answered a refresh with neither tokens nor a refusal") // answered 502
 )
 
 // The messages the login shows through ShowError.
@@ -208,17 +193,3 @@ const (
 		"or untrusted computer, ask an administrator to end your sessions in FusionAuth, or change your password."
 	msgLogoutNotStarted = "This logout was not started here, so nothing was changed. To log out, use the Log out button."
 )
-
-// pageAnswer is the status and message for an error that stopped a page.
-func pageAnswer(err error) (int, string) {
-	if errors.Is(err, errProviderUnavailable) {
-		return http.StatusServiceUnavailable, msgCannotReach
-	}
-	return http.StatusBadGateway, msgNotRenewed
-}
-
-// isLocalPath reports whether p is a path on this site: it starts with one
-// slash, so a browser cannot read it as another host ("//evil.example").
-func isLocalPath(p string) bool {
-	return len(p) > 0 && p[0] == '/' && (len(p) == 1 || (p[1] != '/' && p[1] != '\\'))
-}

@@ -35,10 +35,9 @@ type oidcClient struct {
 	verified                       *verifiedTokenCache // login_verify.go
 	revocations                    chan struct{}       // one token per revocation in flight
 
-	// discovered is set once discovery has worked; it is read on every
-	// protected request. mu serializes discovery attempts, and a failure is
-	// kept for retryInterval, so that while FusionAuth is down or starting,
-	// requests fail at once instead of queueing behind one another's
+	// discovered is set once discovery has worked. mu serializes attempts,
+	// and a failure is kept for retryInterval, so that while FusionAuth is
+	// down, requests fail at once instead of queueing behind each other's
 	// attempts, each of which may wait upstreamTimeout.
 	discovered    atomic.Pointer[provider]
 	mu            sync.Mutex
@@ -55,9 +54,7 @@ type provider struct {
 	// with the same claims, signed by the same key.
 	verifier   *oidc.IDTokenVerifier
 	endSession *url.URL // where logout sends the browser
-	// revocation is the RFC 7009 endpoint, if the provider advertises one.
-	// FusionAuth does not: its Logout API revokes instead (login_logout.go).
-	revocation string
+	revocation string   // the RFC 7009 endpoint, if advertised (FusionAuth: none)
 	// namesItselfInCallbacks: every authorization response carries iss (RFC 9207).
 	namesItselfInCallbacks bool
 }
@@ -195,25 +192,20 @@ func (c *oidcClient) revoke(ctx context.Context, p *provider, refreshToken strin
 	defer func() { <-c.revocations }()
 	ctx = context.WithoutCancel(ctx)
 
-	var req *http.Request
-	var err error
+	endpoint, contentType := strings.TrimSuffix(c.issuer, "/")+"/api/logout", "application/json"
+	body, _ := json.Marshal(map[string]any{"global": false, "refreshToken": refreshToken})
 	if p != nil && p.revocation != "" {
-		form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, p.revocation, strings.NewReader(form.Encode()))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			// Client authentication as at the token endpoint (RFC 6749 2.3.1).
-			req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
-		}
-	} else {
-		body, _ := json.Marshal(map[string]any{"global": false, "refreshToken": refreshToken})
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.issuer, "/")+"/api/logout", bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
+		endpoint, contentType = p.revocation, "application/x-www-form-urlencoded"
+		body = []byte(url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}.Encode())
 	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if p != nil && p.revocation != "" {
+		// Client authentication as at the token endpoint (RFC 6749 2.3.1).
+		req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
