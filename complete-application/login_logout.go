@@ -16,7 +16,11 @@ import (
 // when the revocation failed.
 func handleLogout(client *oidcClient, sessions *sessionKeeper, show showError, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		record, tokens, openErr := sessions.open(r)
+		record, _, openErr := sessions.open(r)
+		var idToken string // for id_token_hint; logout goes on without it
+		if openErr == nil && sessions.cookies.open(r, idTokenCookie, record.ID, &idToken) != nil {
+			idToken = ""
+		}
 		p, discoveryErr := client.provider(r.Context())
 		marker := logoutMarker{SessionID: record.ID, State: rand.Text()}
 		if openErr == nil {
@@ -34,8 +38,8 @@ func handleLogout(client *oidcClient, sessions *sessionKeeper, show showError, l
 		endSession := *p.endSession
 		query := endSession.Query()
 		query.Set("client_id", client.clientID)
-		if tokens.id != "" {
-			query.Set("id_token_hint", tokens.id)
+		if idToken != "" {
+			query.Set("id_token_hint", idToken)
 		}
 		query.Set("post_logout_redirect_uri", client.logoutURL)
 		query.Set("state", marker.State)

@@ -35,12 +35,6 @@ type session struct {
 	SeenAt       time.Time `json:"seen_at"`    // the last use: the idle timeout counts from it
 }
 
-// sessionTokens are the tokens a session's cookies hold.
-type sessionTokens struct {
-	access string
-	id     string // "" if its cookie is missing: only logout reads it
-}
-
 // logoutMarker is what a logout leaves in oidc_logout: the session it ended,
 // and for a logout this app started, the state that ties FusionAuth's answer
 // to it. A refresh still under way when the session ended can set its cookies
@@ -75,7 +69,7 @@ type sessionKeeper struct {
 // the cookies on w). It returns errLoggedOut after deleting cookies that
 // failed; other errors keep the cookies, for the next request to try again.
 func (s *sessionKeeper) load(w http.ResponseWriter, r *http.Request) (session, error) {
-	record, tokens, err := s.open(r)
+	record, accessToken, err := s.open(r)
 	if errors.Is(err, http.ErrNoCookie) {
 		return session{}, errLoggedOut
 	} else if err != nil {
@@ -92,7 +86,7 @@ func (s *sessionKeeper) load(w http.ResponseWriter, r *http.Request) (session, e
 	if err != nil {
 		return session{}, err
 	}
-	err = s.client.verifyAccessToken(r.Context(), p, tokens.access, record.Subject)
+	err = s.client.verifyAccessToken(r.Context(), p, accessToken, record.Subject)
 	var expired *oidc.TokenExpiredError
 	switch {
 	case err == nil:
@@ -102,7 +96,7 @@ func (s *sessionKeeper) load(w http.ResponseWriter, r *http.Request) (session, e
 		}
 		return record, nil
 	case errors.As(err, &expired):
-		return s.refresh(w, r, p, record, tokens.access)
+		return s.refresh(w, r, p, record, accessToken)
 	case errors.Is(err, errProviderUnavailable):
 		return session{}, err
 	}
@@ -137,25 +131,20 @@ func (s *sessionKeeper) refresh(w http.ResponseWriter, r *http.Request, p *provi
 	return session{}, s.end(w, answer.err)
 }
 
-// open reads the session's cookies without calling FusionAuth: the record,
-// its limits, and the token cookies sealed for it. A missing record is
-// http.ErrNoCookie.
-func (s *sessionKeeper) open(r *http.Request) (session, sessionTokens, error) {
-	var record session
-	var tokens sessionTokens
+// open reads the session's record and access token without calling
+// FusionAuth: the record, its limits, and the access token sealed for it. A
+// missing record is http.ErrNoCookie.
+func (s *sessionKeeper) open(r *http.Request) (record session, accessToken string, err error) {
 	if err := s.cookies.open(r, sessionCookie, "", &record); err != nil {
-		return session{}, tokens, err
+		return session{}, "", err
 	}
 	if err := s.checkLimits(record, s.now()); err != nil {
-		return session{}, tokens, err
+		return session{}, "", err
 	}
-	if err := s.cookies.open(r, accessTokenCookie, record.ID, &tokens.access); err != nil {
-		return session{}, tokens, fmt.Errorf("a missing access token, or one of another session: %w", err)
+	if err := s.cookies.open(r, accessTokenCookie, record.ID, &accessToken); err != nil {
+		return session{}, "", fmt.Errorf("a missing access token, or one of another session: %w", err)
 	}
-	if s.cookies.open(r, idTokenCookie, record.ID, &tokens.id) != nil {
-		tokens.id = ""
-	}
-	return record, tokens, nil
+	return record, accessToken, nil
 }
 
 // checkLimits refuses a session past its lifetime or idle timeout, without

@@ -174,9 +174,10 @@ measure_app() {
 		echo "load.sh: the login ended at $landed, want 200 $app_url/account" >&2
 		exit 1
 	fi
-	# The app's cookies (oidc_...), as one Cookie header. curl's jar marks
+	# The app's cookies (oidc_..., or cb_... in versions before the login
+	# became login*.go), as one Cookie header. curl's jar marks
 	# HttpOnly cookies with a #HttpOnly_ prefix on the domain.
-	cookie=$(awk -F '\t' '$1 ~ /^(#HttpOnly_)?localhost$/ && $6 ~ /^oidc_/ { printf "%s%s=%s", sep, $6, $7; sep = "; " }' "$jar")
+	cookie=$(awk -F '\t' '$1 ~ /^(#HttpOnly_)?localhost$/ && $6 ~ /^(oidc|cb)_/ { printf "%s%s=%s", sep, $6, $7; sep = "; " }' "$jar")
 	size=$(curl -s -H "Cookie: $cookie" -o "$work/account.html" -w '%{size_download}' "$app_url/account")
 	grep -q 'richard@example.com' "$work/account.html" || {
 		echo "load.sh: /account with the session's cookies does not show the user" >&2
