@@ -18,7 +18,9 @@ import (
 // (login_errors.go). They name nothing else of the application. This file is
 // their seam: the application fills in a loginConfig, mounts what newLogin
 // returns, and reads the user with currentUser. To add the login to another
-// app, copy the login*.go files unchanged and write only that.
+// app, copy the login*.go files unchanged and write only that. Their
+// package-level names (login, session, provider, cookieSealer, handleLogin,
+// ...) join the app's package: on a clash, rename the app's.
 
 // loginConfig is everything the login needs from the application.
 type loginConfig struct {
@@ -32,8 +34,10 @@ type loginConfig struct {
 	IdleTimeout time.Duration // a session unused this long ends
 	MaxLifetime time.Duration // any session ends this long after its login
 
-	AfterLogin  string // the local path a login lands on, such as /account
-	AfterLogout string // the local path a logout lands on, such as /
+	AfterLogin string // the local path a login lands on, such as /account
+	// AfterLogout is the local path a logout, and a visitor requireLogin
+	// turns away, lands on, such as /: a page open to logged-out visitors.
+	AfterLogout string
 	// ShowError answers a request with a page that shows message. The
 	// messages are the ones below; none holds a token or a raw error.
 	ShowError func(w http.ResponseWriter, r *http.Request, status int, message string)
@@ -45,7 +49,7 @@ type loginConfig struct {
 type login struct {
 	start        http.Handler // GET /login
 	callback     http.Handler // GET /callback
-	logout       http.Handler // POST /logout, from the app's own form only
+	logout       http.Handler // POST /logout, from the app's own pages only (cross-origin posts are refused)
 	logoutReturn http.Handler // GET /logout: FusionAuth's front-channel logout and its return
 
 	// requireLogin serves next to logged-in users only, who find themselves
@@ -84,6 +88,11 @@ func newLogin(cfg loginConfig) (*login, error) {
 	if cfg.AppURL == nil || len(cfg.SecretKeys) == 0 || cfg.ShowError == nil || cfg.Logger == nil || cfg.Now == nil {
 		return nil, errors.New("login: AppURL, SecretKeys, ShowError, Logger and Now are required")
 	}
+	for _, key := range cfg.SecretKeys {
+		if len(key) < 32 {
+			return nil, errors.New("login: each secret key must be at least 32 bytes (try `openssl rand -base64 32`)")
+		}
+	}
 	issuer, err := url.Parse(cfg.Issuer)
 	if err != nil || issuer.Host == "" {
 		return nil, fmt.Errorf("login: Issuer must be an absolute URL, got %q", cfg.Issuer)
@@ -103,13 +112,13 @@ func newLogin(cfg loginConfig) (*login, error) {
 	return &login{
 		start:        noStore(handleLogin(client, cookies, show, logger)),
 		callback:     noStore(handleCallback(client, sessions, show, logger, cfg.AfterLogin)),
-		logout:       noStore(handleLogout(client, sessions, show, logger)),
+		logout:       noStore(sameOrigin(show, handleLogout(client, sessions, show, logger))),
 		logoutReturn: noStore(handleLogoutReturn(client, sessions, show, logger, issuerOrigin, cfg.AfterLogout)),
 		requireLogin: func(next http.Handler) http.Handler {
-			return noStore(requireLogin(sessions, show, logger, cfg.AfterLogout, next))
+			return noStore(requireSession(sessions, show, logger, cfg.AfterLogout, next))
 		},
 		redirectIfLoggedIn: func(next http.Handler) http.Handler {
-			return noStore(redirectIfLoggedIn(sessions, cfg.AfterLogin, next))
+			return noStore(redirectSession(sessions, cfg.AfterLogin, next))
 		},
 		issuerOrigin: issuerOrigin,
 		client:       client,
@@ -127,9 +136,20 @@ func noStore(next http.Handler) http.Handler {
 	})
 }
 
-// requireLogin loads the session (login_session.go) and serves next with its
+// sameOrigin refuses posts from other sites: a page elsewhere must not log
+// users out. Go's CrossOriginProtection checks the browser's Sec-Fetch-Site
+// and Origin headers, so no CSRF token is needed.
+func sameOrigin(show loginErrorFunc, next http.Handler) http.Handler {
+	protection := http.NewCrossOriginProtection()
+	protection.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		show(w, r, http.StatusForbidden, msgCrossOrigin)
+	}))
+	return protection.Handler(next)
+}
+
+// requireSession loads the session (login_session.go) and serves next with its
 // user, or answers for the session.
-func requireLogin(sessions *sessionKeeper, show showError, logger *slog.Logger, loggedOut string, next http.Handler) http.Handler {
+func requireSession(sessions *sessionKeeper, show loginErrorFunc, logger *slog.Logger, loggedOut string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := sessions.load(w, r)
 		switch {
@@ -148,9 +168,9 @@ func requireLogin(sessions *sessionKeeper, show showError, logger *slog.Logger, 
 	})
 }
 
-// redirectIfLoggedIn sends logged-in users to target and serves next to
+// redirectSession sends logged-in users to target and serves next to
 // everyone else, including when their login cannot be checked right now.
-func redirectIfLoggedIn(sessions *sessionKeeper, target string, next http.Handler) http.Handler {
+func redirectSession(sessions *sessionKeeper, target string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := sessions.load(w, r); err == nil {
 			http.Redirect(w, r, target, http.StatusSeeOther)
@@ -160,5 +180,5 @@ func redirectIfLoggedIn(sessions *sessionKeeper, target string, next http.Handle
 	})
 }
 
-// showError is how the application answers with a message.
-type showError = func(w http.ResponseWriter, r *http.Request, status int, message string)
+// loginErrorFunc is how the application answers with a message (ShowError).
+type loginErrorFunc = func(w http.ResponseWriter, r *http.Request, status int, message string)

@@ -33,7 +33,7 @@ type loginTransaction struct {
 
 // handleLogin starts a login: it remembers a fresh state, nonce and PKCE
 // verifier in a sealed cookie and sends the browser to FusionAuth.
-func handleLogin(client *oidcClient, cookies *cookieSealer, show showError, logger *slog.Logger) http.Handler {
+func handleLogin(client *oidcClient, cookies *cookieSealer, show loginErrorFunc, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := client.provider(r.Context())
 		if err != nil {
@@ -66,7 +66,7 @@ func handleLogin(client *oidcClient, cookies *cookieSealer, show showError, logg
 // an authorization code; the app checks the answer belongs to the login this
 // browser started, exchanges the code for tokens, checks them and starts the
 // session.
-func handleCallback(client *oidcClient, sessions *sessionKeeper, show showError, logger *slog.Logger, afterLogin string) http.Handler {
+func handleCallback(client *oidcClient, sessions *sessionKeeper, show loginErrorFunc, logger *slog.Logger, afterLogin string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail := func(status int, message string, err error) {
 			logger.Warn("refusing a login", "status", status, "err", err)

@@ -219,10 +219,10 @@ func (c *oidcClient) revoke(ctx context.Context, p *provider, refreshToken strin
 	return nil
 }
 
-// outcome says how a revocation went, for the log. FusionAuth's Logout API
+// revocationOutcome says how a revocation went, for the log. FusionAuth's Logout API
 // answers 200 whether or not it found the token, so "ok" says the call went
 // through, not that a token was revoked.
-func outcome(err error) string {
+func revocationOutcome(err error) string {
 	if err != nil {
 		return "failed: " + err.Error()
 	}

@@ -34,5 +34,6 @@ const (
 	msgLogoutNotRevoked = "You are logged out, but FusionAuth could not be asked to revoke your session, so a copy of it " +
 		"taken from this browser could keep working until it expires (at most the session's lifetime). If this was a shared " +
 		"or untrusted computer, ask an administrator to end your sessions in FusionAuth, or change your password."
+	msgCrossOrigin      = "This form can only be sent from this site's own pages."
 	msgLogoutNotStarted = "This logout was not started here, so nothing was changed. To log out, use the Log out button."
 )

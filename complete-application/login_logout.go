@@ -14,7 +14,7 @@ import (
 // end FusionAuth's session, so that the next person here must enter a
 // password: even without the ID token (client_id names the app), and even
 // when the revocation failed.
-func handleLogout(client *oidcClient, sessions *sessionKeeper, show showError, logger *slog.Logger) http.Handler {
+func handleLogout(client *oidcClient, sessions *sessionKeeper, show loginErrorFunc, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		record, _, openErr := sessions.open(r)
 		var idToken string // for id_token_hint; logout goes on without it
@@ -26,7 +26,7 @@ func handleLogout(client *oidcClient, sessions *sessionKeeper, show showError, l
 		if openErr == nil {
 			err := client.revoke(r.Context(), p, record.RefreshToken)
 			marker.RevocationFailed = err != nil
-			logger.Info("user logged out", "sub", record.Subject, "revocation", outcome(err))
+			logger.Info("user logged out", "sub", record.Subject, "revocation", revocationOutcome(err))
 		}
 		sessions.endByLogout(w, marker)
 
@@ -59,7 +59,7 @@ func handleLogout(client *oidcClient, sessions *sessionKeeper, show showError, l
 //
 // A link on another site is neither: it changes nothing, so that no page can
 // log users out of this one. Neither does HEAD.
-func handleLogoutReturn(client *oidcClient, sessions *sessionKeeper, show showError, logger *slog.Logger, issuerOrigin, afterLogout string) http.Handler {
+func handleLogoutReturn(client *oidcClient, sessions *sessionKeeper, show loginErrorFunc, logger *slog.Logger, issuerOrigin, afterLogout string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		marker, marked := sessions.logoutMarker(r)
 		state := r.URL.Query().Get("state")
@@ -83,7 +83,7 @@ func handleLogoutReturn(client *oidcClient, sessions *sessionKeeper, show showEr
 				return // No session here that opens: nothing to end.
 			}
 			err = client.revoke(r.Context(), client.discovered.Load(), record.RefreshToken)
-			logger.Info("user logged out through FusionAuth", "sub", record.Subject, "revocation", outcome(err))
+			logger.Info("user logged out through FusionAuth", "sub", record.Subject, "revocation", revocationOutcome(err))
 			marker.SessionID = record.ID
 			sessions.endByLogout(w, marker)
 

@@ -78,7 +78,7 @@ func (s *sessionKeeper) load(w http.ResponseWriter, r *http.Request) (session, e
 	if marker, ok := s.logoutMarker(r); ok && marker.SessionID == record.ID {
 		// A refresh under way at the logout has set the cookies again.
 		err := s.client.revoke(r.Context(), s.client.discovered.Load(), record.RefreshToken)
-		s.logger.Info("revoking a refresh token that arrived after logout", "sub", record.Subject, "revocation", outcome(err))
+		s.logger.Info("revoking a refresh token that arrived after logout", "sub", record.Subject, "revocation", revocationOutcome(err))
 		return session{}, s.end(w, errors.New("the session was logged out"))
 	}
 

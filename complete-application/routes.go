@@ -34,7 +34,7 @@ func addRoutes(mux *http.ServeMux, pages *pages, auth *login) {
 	mux.Handle("GET /account", auth.requireLogin(handleAccount(pages)))
 	mux.Handle("GET /make-change", auth.requireLogin(handleMakeChangeForm(pages)))
 	mux.Handle("POST /make-change", sameOrigin.Handler(auth.requireLogin(handleMakeChange(pages))))
-	mux.Handle("POST /logout", sameOrigin.Handler(auth.logout))
+	mux.Handle("POST /logout", auth.logout)
 	mux.Handle("GET /logout", auth.logoutReturn)
 	mux.Handle("GET /static/", handleStatic(pages))
 	mux.Handle("/", handleNotFound(pages))

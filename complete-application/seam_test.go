@@ -54,9 +54,8 @@ func render(w http.ResponseWriter, status int, email, message string) {
 	_ = page.Execute(w, struct{ Email, Message string }{email, message})
 }
 
-// errorPage is how the login answers with a message. (login.go already
-// declares the name showError, for the type of this function.)
-func errorPage(w http.ResponseWriter, r *http.Request, status int, message string) {
+// showError is how the login answers with a message.
+func showError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	render(w, status, "", message)
 }
 
@@ -81,7 +80,7 @@ func run() error {
 		AppURL: appURL, SecretKeys: [][]byte{[]byte(secretKey)},
 		IdleTimeout: 15 * time.Minute, MaxLifetime: 8 * time.Hour,
 		AfterLogin: "/hello", AfterLogout: "/",
-		ShowError: errorPage, Logger: slog.Default(), Now: time.Now,
+		ShowError: showError, Logger: slog.Default(), Now: time.Now,
 	})
 	if err != nil {
 		return err
@@ -96,7 +95,7 @@ func run() error {
 	})))
 	mux.Handle("GET /login", auth.start)
 	mux.Handle("GET /callback", auth.callback)
-	mux.Handle("POST /logout", http.NewCrossOriginProtection().Handler(auth.logout))
+	mux.Handle("POST /logout", auth.logout)
 	mux.Handle("GET /logout", auth.logoutReturn)
 
 	// The logout form's answer redirects to FusionAuth, and browsers check
