@@ -95,7 +95,7 @@ func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
 	assert.Contains(t, app.logs.String(), `revocation="failed: /api/logout answered 307 Temporary Redirect"`, "the log says what the Logout API answered")
 }
 
-// Helpers for discovery tests.
+// Helpers for the client tests.
 
 // newAppBeforeFusionAuth starts the application with an issuer nothing
 // answers at yet. The test sets the returned app's idp, and registers the

@@ -262,7 +262,7 @@ func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 	assert.Equal(t, testUserEmail, elementText(rec.Body.String(), "email"))
 }
 
-// Helpers for the cookie tests (also used by session_test.go).
+// Helpers for the cookie tests (also used by login_session_test.go).
 
 // newTestSealer is the app's cookie sealer with these secret keys, the
 // first of which seals.

@@ -646,7 +646,7 @@ func FuzzSessionCookies(f *testing.F) {
 	})
 }
 
-// Helpers for the session tests (also used by cookies_test.go).
+// Helpers for the session tests (also used by login_cookies_test.go).
 
 // defaultSessionLimits is an environment that leaves the session limits at
 // the app's defaults, where newAppFor lifts them to a year.
