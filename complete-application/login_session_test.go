@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -669,30 +668,4 @@ func assertEndedLocally(t *testing.T, resp response, idp *fusionauthtest.Server)
 	assertSetsNoSession(t, resp.Response)
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	assert.Empty(t, idp.Requests(), "the refusal needs no FusionAuth")
-}
-
-// servedLog lists which replica served which request, as "0 GET /login".
-type servedLog struct {
-	mu     sync.Mutex
-	served []string
-}
-
-// recordServed makes every replica of lb note the requests it answers.
-func recordServed(lb *balancer) *servedLog {
-	log := &servedLog{}
-	for i, replica := range lb.replicas {
-		replica.ModifyResponse = func(resp *http.Response) error {
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			log.served = append(log.served, fmt.Sprintf("%d %s %s", i, resp.Request.Method, resp.Request.URL.Path))
-			return nil
-		}
-	}
-	return log
-}
-
-func (l *servedLog) list() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.served...)
 }

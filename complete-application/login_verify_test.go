@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -433,21 +432,21 @@ func TestTokenWithAnUnknownKeyCostsOneKeySetFetch(t *testing.T) {
 // held back until the requests have had time to ask for it too.
 func TestConcurrentRequestsWithAnUnknownKeyShareOneKeySetFetch(t *testing.T) {
 	const sessions = 8
-	gate := newKeySetGate(t)
-	app := newAppFor(t, gate.idp, gate.url, nil)
+	front := newIDPFront(t)
+	app := front.newApp(t)
 	require.NoError(t, app.logInAs(testUserEmail, testUserPassword), "the first login fetches the key set")
-	_, err := gate.idp.RotateKey()
+	_, err := front.idp.RotateKey()
 	require.NoError(t, err)
 	// Logins on another instance, with tokens signed by the new key.
-	elsewhere := newAppFor(t, gate.idp, gate.url, nil)
+	elsewhere := front.newApp(t)
 	browsers := make([]*testApp, sessions)
 	for i := range browsers {
 		browser := elsewhere.newBrowser()
 		require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 		browsers[i] = browser.onApp(app)
 	}
-	gate.idp.ResetRequests()
-	held, release := gate.holdKeySet()
+	front.idp.ResetRequests()
+	held, release := front.holdKeySet()
 	t.Cleanup(release)
 
 	answers := make([]response, sessions)
@@ -476,7 +475,7 @@ func TestConcurrentRequestsWithAnUnknownKeyShareOneKeySetFetch(t *testing.T) {
 			assert.Equal(t, testUserEmail, elementText(answer.body, "email"), "session %d", i)
 		}
 	}
-	assert.Equal(t, 1, requestsTo(gate.idp, "/.well-known/jwks.json"), "key set fetches for %d sessions", sessions)
+	assert.Equal(t, 1, requestsTo(front.idp, "/.well-known/jwks.json"), "key set fetches for %d sessions", sessions)
 }
 
 // TestKeySetBlipAfterARestartKeepsTheSession: a key set FusionAuth fails to
@@ -506,57 +505,4 @@ func TestKeySetBlipAfterARestartKeepsTheSession(t *testing.T) {
 	account := before.get("/account")
 	assert.Equal(t, http.StatusOK, account.StatusCode, "the same cookies once the key set is back: %s", outline(account))
 	assert.Equal(t, testUserEmail, elementText(account.body, "email"))
-}
-
-// Helpers for the key set tests.
-
-// keySetGate serves the FusionAuth stand-in at an address that is the
-// application's issuer, and can hold its key set's answers back.
-type keySetGate struct {
-	idp *fusionauthtest.Server
-	url string // the issuer
-
-	mu   sync.Mutex
-	hold chan struct{} // while not nil, key set requests wait until it is closed
-	held chan struct{} // gets a value as each key set request starts waiting
-}
-
-func newKeySetGate(t testing.TB) *keySetGate {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	g := &keySetGate{url: "http://" + listener.Addr().String()}
-	g.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: g.url})
-	srv := &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(listener) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return g
-}
-
-// holdKeySet keeps the key set's answers back until release is called.
-func (g *keySetGate) holdKeySet() (held <-chan struct{}, release func()) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	hold := make(chan struct{})
-	g.hold, g.held = hold, make(chan struct{}, 64)
-	var once sync.Once
-	return g.held, func() {
-		once.Do(func() {
-			g.mu.Lock()
-			g.hold = nil
-			g.mu.Unlock()
-			close(hold)
-		})
-	}
-}
-
-func (g *keySetGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	hold, held := g.hold, g.held
-	g.mu.Unlock()
-	if r.URL.Path == "/.well-known/jwks.json" && hold != nil {
-		held <- struct{}{}
-		<-hold
-	}
-	g.idp.ServeHTTP(w, r)
 }
