@@ -1,9 +1,11 @@
-// Checking FusionAuth's tokens: the verified-token cache's contract
-// (bounded, oldest out, exact bytes, expiry and user checked on every use,
-// never a token that failed a check), and FusionAuth's signing keys: a key
-// rotation is honoured at once, a token with an unknown key costs one
-// key-set fetch, shared by concurrent requests, and a key set that cannot be
-// fetched means "cannot check now", never "logged out".
+// Checking FusionAuth's tokens: every check of a login's ID token and of
+// the token endpoint's answer, one misbehaving FusionAuth at a time; the
+// access token bound to the ID token (at_hash); the verified-token cache's
+// contract (bounded, oldest out, exact bytes, expiry and user checked on
+// every use, never a token that failed a check); and FusionAuth's signing
+// keys: a key rotation is honoured at once, a token with an unknown key
+// costs one key-set fetch, shared by concurrent requests, and a key set that
+// cannot be fetched means "cannot check now", never "logged out".
 
 package main
 
@@ -30,6 +32,88 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// TestCallbackRefusesTokensThatFailACheck runs one login per fault of the
+// token endpoint's answer: every check login_verify.go makes of the ID token
+// (issuer, audience, authorized party, subject, times, nonce, signature and
+// algorithm) and of the answer around it (an ID token, a Bearer token type).
+func TestCallbackRefusesTokensThatFailACheck(t *testing.T) {
+	testLoginRefusals(t, []loginRefusal{
+		{fault: fusionauthtest.FaultIDTokenWrongIssuer, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenMissingIssuer, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenWrongAudience, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenExtraAudience, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenMissingAudience, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenWrongAuthorizedParty, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenMissingSubject, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenMissingIssuedAt, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenIssuedLongAgo, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenIssuedInFuture, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenExpired, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenMissingExpiry, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenWrongNonce, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenMissingNonce, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenBadSignature, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenAlgNone, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenHS256ClientSecret, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenUnknownKey, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultTokenResponseNoIDToken, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultTokenResponseDPoP, status: http.StatusBadGateway},
+	})
+}
+
+// TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
+// can tamper with the token response swaps in another, perfectly valid
+// access token of the same user. The ID token's at_hash no longer matches,
+// at login and at refresh.
+func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
+	t.Run("at login", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		earlier := app.newBrowser()
+		require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) { body["access_token"] = stolen })
+		front.idp.ResetRequests()
+
+		callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+		require.NoError(t, err)
+		resp := app.get(callback)
+		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertSetsNoSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after")
+		assert.Zero(t, requestsTo(front.idp, "/oauth2/userinfo"))
+
+		// The positive control, through the same front, in a fresh browser
+		// (this one has FusionAuth's SSO session now).
+		front.setTokenRewrite(nil)
+		control := app.newBrowser()
+		require.NoError(t, control.logInAs(testUserEmail, testUserPassword))
+		assert.Equal(t, http.StatusOK, control.get("/account").StatusCode)
+	})
+
+	t.Run("at refresh", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		front.idp.Advance(61 * time.Minute)
+		// A login after the clock moved yields an access token that is valid now.
+		other := app.newBrowser()
+		require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) {
+			if grant == "refresh_token" {
+				body["access_token"] = stolen
+			}
+		})
+		front.idp.ResetRequests()
+
+		resp := app.get("/account")
+		assertRefreshEndedSession(t, resp, app, front.idp, 1)
+	})
+}
 
 const (
 	cacheTestIssuer   = "https://fusionauth.test"
@@ -505,4 +589,29 @@ func TestKeySetBlipAfterARestartKeepsTheSession(t *testing.T) {
 	account := before.get("/account")
 	assert.Equal(t, http.StatusOK, account.StatusCode, "the same cookies once the key set is back: %s", outline(account))
 	assert.Equal(t, testUserEmail, elementText(account.body, "email"))
+}
+
+// TestCallbackWhileTheKeySetCannotBeFetched: when FusionAuth's key set does
+// not answer, the app cannot check the login's tokens, which is not the
+// same as finding them bad: the callback answers 503 ("try again shortly"),
+// not 502, and starts no session. Once the key set answers, the same browser
+// logs in.
+func TestCallbackWhileTheKeySetCannotBeFetched(t *testing.T) {
+	front := newIDPFront(t)
+	app := front.newApp(t) // It has fetched no key yet.
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	front.setBroken("/.well-known/jwks.json", true)
+	front.idp.ResetRequests()
+
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after it")
+
+	// The positive control: the user does what the page says.
+	front.setBroken("/.well-known/jwks.json", false)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
 }
