@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -615,17 +616,50 @@ func assertDeletesNoSessionCookie(t testing.TB, resp *http.Response) {
 
 // assertRefreshEndedSession checks the outcome of a refused refresh: the
 // browser goes to the home page, every session cookie is deleted and none is
-// set, /account refuses, and FusionAuth heard refreshes refresh requests and
-// nothing after them.
-func assertRefreshEndedSession(t testing.TB, resp response, app *testApp, idp *fusionauthtest.Server, refreshes int) {
+// set, /account refuses, FusionAuth heard refreshes refresh requests and
+// nothing after them, and the app ended the session for reason.
+func assertRefreshEndedSession(t testing.TB, resp response, app *testApp, idp *fusionauthtest.Server, refreshes int, reason string) {
 	t.Helper()
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
 	assertDeletesSession(t, resp.Response)
 	assertSetsNoSession(t, resp.Response)
+	assertSessionEndedFor(t, app, reason)
 	assertLoggedOut(t, app)
 	assert.Equal(t, refreshes, requestsTo(idp, "/oauth2/token"), "the refreshes, and nothing after them")
 	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+}
+
+// assertLoginRefusedFor checks the app's log: the latest login the app
+// refused, it refused for an error that contains reason. A refusal that names
+// its reason fails when a timeout, or another check than its own, refused
+// the login.
+func assertLoginRefusedFor(t testing.TB, app *testApp, reason string) {
+	t.Helper()
+	assertLatestLogged(t, app.logs, "refusing a login", "err", reason)
+}
+
+// assertSessionEndedFor checks the app's log: the latest session the app
+// ended, it ended for a reason that contains reason. what, if given, names
+// the case in a failure.
+func assertSessionEndedFor(t testing.TB, app *testApp, reason string, what ...any) {
+	t.Helper()
+	assertLatestLogged(t, app.logs, "ending the session", "reason", reason, what...)
+}
+
+// assertLatestLogged checks that the latest line of the log with the message
+// msg has a value of key that contains want.
+func assertLatestLogged(t testing.TB, log *lockedBuffer, msg, key, want string, what ...any) {
+	t.Helper()
+	require.NotEmpty(t, want, "the reason to look for in the log")
+	values := log.values(msg, key)
+	context := fmt.Sprintf("the %s of the latest %q in the app's log", key, msg)
+	if len(what) > 0 {
+		context = fmt.Sprint(what...) + ": " + context
+	}
+	if assert.NotEmpty(t, values, "%s: the app logged none:\n%s", context, log) {
+		assert.Contains(t, values[len(values)-1], want, context)
+	}
 }
 
 // assertErrorPage checks an answer is the styled error page with the status
@@ -655,4 +689,29 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// values returns the value of key in each line of the log whose message is
+// msg, unquoted, oldest first: "" for a line without key.
+func (b *lockedBuffer) values(msg, key string) []string {
+	var values []string
+	for line := range strings.Lines(b.String()) {
+		line = strings.TrimSuffix(line, "\n")
+		if !strings.Contains(line, " msg="+msg+" ") && !strings.Contains(line, " msg="+strconv.Quote(msg)+" ") {
+			continue
+		}
+		_, value, found := strings.Cut(line, " "+key+"=")
+		switch {
+		case !found:
+			value = ""
+		case strings.HasPrefix(value, `"`):
+			if quoted, err := strconv.QuotedPrefix(value); err == nil {
+				value, _ = strconv.Unquote(quoted)
+			}
+		default:
+			value, _, _ = strings.Cut(value, " ")
+		}
+		values = append(values, value)
+	}
+	return values
 }

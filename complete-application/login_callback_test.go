@@ -137,16 +137,20 @@ func TestLoginAccountMakeChangeLogout(t *testing.T) {
 func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
 	t.Parallel() // It waits for timeouts; let other tests run meanwhile.
 	testLoginRefusals(t, []loginRefusal{
-		{fault: fusionauthtest.FaultTokenResponseError, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultTokenEndpointHangs, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultCallbackAlteredState, status: http.StatusBadRequest},
-		{fault: fusionauthtest.FaultCallbackWrongIssuer, status: http.StatusBadRequest},
+		{fault: fusionauthtest.FaultTokenResponseError, status: http.StatusBadGateway,
+			reason: `oauth2: "server_error"`},
+		{fault: fusionauthtest.FaultTokenEndpointHangs, status: http.StatusBadGateway,
+			reason: `/oauth2/token": context deadline exceeded (Client.Timeout exceeded`},
+		{fault: fusionauthtest.FaultCallbackAlteredState, status: http.StatusBadRequest,
+			reason: "no login of this browser has this state"},
+		{fault: fusionauthtest.FaultCallbackWrongIssuer, status: http.StatusBadRequest,
+			reason: `iss "https://evil.example.com"`},
 		// The stand-in's error redirect leaves iss out, and a callback
 		// without iss is refused before its error is read
 		// (TestCallbackWithoutIssIsRefused). FusionAuth's error redirects
 		// name it, so the row adds iss, and reaches the error itself: its
 		// description, markup and all, is shown as text.
-		{fault: fusionauthtest.FaultCallbackError, status: http.StatusBadRequest,
+		{fault: fusionauthtest.FaultCallbackError, status: http.StatusBadRequest, reason: "access_denied",
 			edit:  func(idp *fusionauthtest.Server, q url.Values) { q.Set("iss", idp.URL()) },
 			shows: "access_denied &lt;script&gt;alert(&#34;error_description&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;"},
 	})
@@ -160,6 +164,10 @@ type loginRefusal struct {
 	// wrong (refused before any token request), 502 when FusionAuth's
 	// tokens are.
 	status int
+	// reason is in the error the app logs for the refusal, with {issuer}
+	// standing for the stand-in's URL: each row names the check that must
+	// refuse it, so that a timeout, or another check, fails the row.
+	reason string
 	// edit, if set, changes the callback's query before the browser
 	// delivers it.
 	edit func(idp *fusionauthtest.Server, query url.Values)
@@ -169,11 +177,11 @@ type loginRefusal struct {
 
 // testLoginRefusals runs one login per misbehaviour of the identity
 // provider, as the OpenID Foundation's relying-party tests do, and checks
-// every refusal the same way: no session is stored, /account still refuses,
-// and FusionAuth is asked nothing further (no token request after a refused
-// redirect, none after the code exchange, no userinfo). A positive control
-// logs in with the same steps against a correct FusionAuth, so the rows
-// cannot pass by refusing everything.
+// every refusal the same way: the app logs the row's reason, no session is
+// stored, /account still refuses, and FusionAuth is asked nothing further
+// (no token request after a refused redirect, none after the code exchange,
+// no userinfo). A positive control logs in with the same steps against a
+// correct FusionAuth, so the rows cannot pass by refusing everything.
 func testLoginRefusals(t *testing.T, rows []loginRefusal) {
 	t.Helper()
 	for _, tt := range rows {
@@ -199,6 +207,7 @@ func testLoginRefusals(t *testing.T, rows []loginRefusal) {
 				assert.NotContains(t, resp.body, markup, "markup from FusionAuth is escaped")
 			}
 			assert.Contains(t, resp.body, tt.shows, "the error page")
+			assertLoginRefusedFor(t, app, strings.ReplaceAll(tt.reason, "{issuer}", idp.URL()))
 			assertSetsNoSession(t, resp.Response)
 			assertLoggedOut(t, app)
 
@@ -216,6 +225,7 @@ func testLoginRefusals(t *testing.T, rows []loginRefusal) {
 		app := newTestApp(t, idp)
 		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 		assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
+		assert.Empty(t, app.logs.values("refusing a login", "err"), "refused logins")
 	})
 }
 
@@ -275,6 +285,8 @@ func TestCallbackRefusesForeignCallbacksBeforeAnyTokenRequest(t *testing.T) {
 
 			resp := tt.deliver(t, attacker, callback)
 			assertErrorPage(t, resp, http.StatusBadRequest)
+			// Each way, this browser holds no login with the callback's state.
+			assertLoginRefusedFor(t, attacker, "no login of this browser has this state")
 			assertSetsNoSession(t, resp.Response)
 			assertLoggedOut(t, attacker)
 			assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a foreign callback")
@@ -310,6 +322,7 @@ func TestCallbackRefusesAReplayedCallback(t *testing.T) {
 	idp.ResetRequests()
 	resp := app.get(callback)
 	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertLoginRefusedFor(t, app, "no login of this browser has this state")
 	assertSetsNoSession(t, resp.Response)
 	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "no token request for the replay in the same browser")
 	assert.Equal(t, http.StatusOK, app.get("/account").StatusCode, "the replay does not end the real session")
@@ -318,6 +331,7 @@ func TestCallbackRefusesAReplayedCallback(t *testing.T) {
 	// The copied cookie still opens and matches, so the app spends the code;
 	// FusionAuth's single-use codes are the last line here.
 	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertLoginRefusedFor(t, replayer, `oauth2: "invalid_request" "Invalid Authorization Code"`)
 	assertSetsNoSession(t, resp.Response)
 	assertLoggedOut(t, replayer)
 	assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "only the copied cookie's token request")
@@ -328,6 +342,7 @@ func TestCallbackRefusesAReplayedCallback(t *testing.T) {
 	idp.ResetRequests()
 	resp = app.get(callback)
 	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertLoginRefusedFor(t, app, "no login of this browser has this state")
 	assertSetsNoSession(t, resp.Response)
 	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "no token request for the replay after logout")
 	assertLoggedOut(t, app)
@@ -344,6 +359,7 @@ func TestCallbackRefusesExpiredLogin(t *testing.T) {
 	idp.ResetRequests()
 	resp := app.get(callback)
 	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertLoginRefusedFor(t, app, "no login of this browser has this state") // it expired
 	assert.Zero(t, requestsTo(idp, "/oauth2/token"))
 	assertLoggedOut(t, app)
 }
@@ -389,6 +405,7 @@ func TestCallbackWithoutIssIsRefused(t *testing.T) {
 
 	resp := app.get(withoutIss.String())
 	assertErrorPage(t, resp, http.StatusBadRequest)
+	assertLoginRefusedFor(t, app, `iss ""`)
 	assertSetsNoSession(t, resp.Response)
 	assert.Zero(t, requestsTo(idp, "/oauth2/token"), "token requests for a code without iss")
 	assertLoggedOut(t, app)
@@ -416,6 +433,7 @@ func TestCallbackGivesUpOnAHangingTokenEndpoint(t *testing.T) {
 	resp := app.get(callback)
 	took := time.Since(start)
 	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertLoginRefusedFor(t, app, "Client.Timeout exceeded")
 	assertSetsNoSession(t, resp.Response)
 	assert.GreaterOrEqual(t, took, timeout, "the app waits for its timeout")
 	assert.Less(t, took, timeout+3*time.Second, "and not much longer")
@@ -442,6 +460,7 @@ func TestCallbackWhileFusionAuthIsUnreachable(t *testing.T) {
 
 	resp := browser.get(restarted.url + "/callback?" + callback.RawQuery)
 	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertLoginRefusedFor(t, browser, "FusionAuth is not available")
 	assertSetsNoSession(t, resp.Response)
 	assertLoggedOut(t, browser)
 	assert.Zero(t, requestsTo(front.idp, "/oauth2/token"), "token requests")

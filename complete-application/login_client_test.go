@@ -80,6 +80,7 @@ func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
 	require.NoError(t, err)
 	resp := app.get(callback)
 	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertLoginRefusedFor(t, app, "cannot fetch token: 307 Temporary Redirect")
 	assertSetsNoSession(t, resp.Response)
 	assert.Zero(t, leaked.Load(), "the token request was not sent elsewhere")
 

@@ -51,17 +51,26 @@ func TestRefreshesExpiredAccessToken(t *testing.T) {
 
 // TestRefreshRefusalsEndTheSession: a refreshed ID token for another issuer,
 // subject or audience ends the session: every session cookie is deleted,
-// /account refuses, and FusionAuth hears nothing more. The positive control
-// refreshes the same way against a correct FusionAuth.
+// /account refuses, FusionAuth hears nothing more, and the app logs the
+// check that refused it. The positive control refreshes the same way
+// against a correct FusionAuth.
 func TestRefreshRefusalsEndTheSession(t *testing.T) {
 	tests := []struct {
-		name  string
-		fault fusionauthtest.Fault // 0: none, the positive control
+		name   string
+		fault  fusionauthtest.Fault // 0: none, the positive control
+		reason string               // in the reason the app logs for ending the session
 	}{
-		{"NoFault", 0},
-		{fusionauthtest.FaultRefreshIDTokenWrongIssuer.String(), fusionauthtest.FaultRefreshIDTokenWrongIssuer},
-		{fusionauthtest.FaultRefreshIDTokenWrongSubject.String(), fusionauthtest.FaultRefreshIDTokenWrongSubject},
-		{fusionauthtest.FaultRefreshIDTokenWrongAudience.String(), fusionauthtest.FaultRefreshIDTokenWrongAudience},
+		{"NoFault", 0, ""},
+		{fusionauthtest.FaultRefreshIDTokenWrongIssuer.String(), fusionauthtest.FaultRefreshIDTokenWrongIssuer,
+			"refreshed tokens that failed a check: verifying ID token: oidc: id token issued by a different provider"},
+		// The stand-in changes the ID token's sub alone, so its access
+		// token, still the user's, is not the ID token's user's: that check
+		// comes first. TestRefreshRefusesTokensFromAnotherAuthentication
+		// reaches the check of the session's user.
+		{fusionauthtest.FaultRefreshIDTokenWrongSubject.String(), fusionauthtest.FaultRefreshIDTokenWrongSubject,
+			"refreshed tokens that failed a check: access token is for another user than the session"},
+		{fusionauthtest.FaultRefreshIDTokenWrongAudience.String(), fusionauthtest.FaultRefreshIDTokenWrongAudience,
+			`expected audience "` + testClientID + `" got ["00000000-0000-4000-8000-0000000e7111"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +92,7 @@ func TestRefreshRefusalsEndTheSession(t *testing.T) {
 				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refreshed session needs no further call")
 				return
 			}
-			assertRefreshEndedSession(t, resp, app, idp, 1)
+			assertRefreshEndedSession(t, resp, app, idp, 1, tt.reason)
 		})
 	}
 }
@@ -100,7 +109,7 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	idp.Advance(31 * 24 * time.Hour) // Past the kickstart's 30-day refresh token lifetime.
 	idp.ResetRequests()
 	resp := app.get("/account")
-	assertRefreshEndedSession(t, resp, app, idp, 1)
+	assertRefreshEndedSession(t, resp, app, idp, 1, `FusionAuth refused the refresh token: oauth2: "invalid_grant"`)
 	assert.Equal(t, 1, refreshesWith(idp, refreshToken), "one refused refresh")
 }
 
@@ -146,23 +155,25 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 		// own refresh answer.
 		steal func(t *testing.T, front *idpFront, victim *testApp) map[string]any
 		edit  func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any)
+		// reason is in the reason the app logs for ending the session.
+		reason string
 	}{
 		{name: "none: the positive control"},
-		{name: "another user's refreshed tokens", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+		{name: "another user's refreshed tokens", reason: "refreshed ID token is for another user than the session", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			return otherUsersRefresh(t, front, victim)
 		}},
-		{name: "the same user's tokens from another login", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+		{name: "the same user's tokens from another login", reason: "refreshed ID token nonce is not the login's", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			front.idp.Advance(61 * time.Minute)
 			other := victim.newBrowser()
 			require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
 			return front.lastAnswer("authorization_code")
 		}},
-		{name: "another user's access token, without an ID token", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+		{name: "another user's access token, without an ID token", reason: "token response has no id_token string", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			stolen := otherUsersRefresh(t, front, victim)
 			delete(stolen, "id_token")
 			return stolen
 		}},
-		{name: "this session's ID token with another answer's access token", edit: func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any) {
+		{name: "this session's ID token with another answer's access token", reason: "access token does not match the ID token's at_hash", edit: func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any) {
 			// A copy of the session refreshes first, on another replica: the
 			// same user, the same login, the same nonce; only at_hash tells
 			// the two apart.
@@ -205,7 +216,7 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
 				return
 			}
-			assertRefreshEndedSession(t, resp, victim, front.idp, 1)
+			assertRefreshEndedSession(t, resp, victim, front.idp, 1, tt.reason)
 		})
 	}
 }
@@ -237,7 +248,7 @@ func TestRefreshRefusesNonBearerTokens(t *testing.T) {
 				assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "one refresh request")
 				return
 			}
-			assertRefreshEndedSession(t, resp, app, front.idp, 1)
+			assertRefreshEndedSession(t, resp, app, front.idp, 1, `token_type is "DPoP", want Bearer`)
 		})
 	}
 }
@@ -271,8 +282,14 @@ func TestRefreshRefusesAMissingOrMalformedIDToken(t *testing.T) {
 			front.idp.Advance(61 * time.Minute)
 			front.idp.ResetRequests()
 
+			// A string goes on to be verified; anything else, or nothing,
+			// is not an ID token at all.
+			reason := "token response has no id_token string"
+			if token, ok := idToken.(string); ok && token != "" {
+				reason = "verifying ID token: oidc: malformed jwt"
+			}
 			resp := app.get("/account")
-			assertRefreshEndedSession(t, resp, app, front.idp, 1)
+			assertRefreshEndedSession(t, resp, app, front.idp, 1, reason)
 		})
 	}
 }

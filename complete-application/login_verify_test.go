@@ -39,26 +39,49 @@ import (
 // algorithm) and of the answer around it (an ID token, a Bearer token type).
 func TestCallbackRefusesTokensThatFailACheck(t *testing.T) {
 	testLoginRefusals(t, []loginRefusal{
-		{fault: fusionauthtest.FaultIDTokenWrongIssuer, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenMissingIssuer, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenWrongAudience, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenExtraAudience, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenMissingAudience, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenWrongAuthorizedParty, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenMissingSubject, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenMissingIssuedAt, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenIssuedLongAgo, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenIssuedInFuture, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenExpired, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenMissingExpiry, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenWrongNonce, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenMissingNonce, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenBadSignature, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenAlgNone, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenHS256ClientSecret, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultIDTokenUnknownKey, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultTokenResponseNoIDToken, status: http.StatusBadGateway},
-		{fault: fusionauthtest.FaultTokenResponseDPoP, status: http.StatusBadGateway},
+		{fault: fusionauthtest.FaultIDTokenWrongIssuer, status: http.StatusBadGateway,
+			reason: `id token issued by a different provider, expected "{issuer}" got "https://evil.example.com"`},
+		{fault: fusionauthtest.FaultIDTokenMissingIssuer, status: http.StatusBadGateway,
+			reason: `id token issued by a different provider, expected "{issuer}" got ""`},
+		{fault: fusionauthtest.FaultIDTokenWrongAudience, status: http.StatusBadGateway,
+			reason: `expected audience "` + testClientID + `" got ["00000000-0000-4000-8000-0000000e7111"]`},
+		{fault: fusionauthtest.FaultIDTokenExtraAudience, status: http.StatusBadGateway,
+			reason: "ID token has an untrusted audience"},
+		{fault: fusionauthtest.FaultIDTokenMissingAudience, status: http.StatusBadGateway,
+			reason: `expected audience "` + testClientID + `" got []`},
+		{fault: fusionauthtest.FaultIDTokenWrongAuthorizedParty, status: http.StatusBadGateway,
+			reason: `ID token azp is "00000000-0000-4000-8000-0000000e7111", not this client`},
+		{fault: fusionauthtest.FaultIDTokenMissingSubject, status: http.StatusBadGateway,
+			reason: "ID token has no sub"},
+		{fault: fusionauthtest.FaultIDTokenMissingIssuedAt, status: http.StatusBadGateway,
+			reason: "ID token has no iat"},
+		{fault: fusionauthtest.FaultIDTokenIssuedLongAgo, status: http.StatusBadGateway,
+			reason: "is too old"},
+		{fault: fusionauthtest.FaultIDTokenIssuedInFuture, status: http.StatusBadGateway,
+			reason: "is in the future"},
+		{fault: fusionauthtest.FaultIDTokenExpired, status: http.StatusBadGateway,
+			reason: "verifying ID token: oidc: token is expired"},
+		{fault: fusionauthtest.FaultIDTokenMissingExpiry, status: http.StatusBadGateway,
+			reason: "verifying ID token: oidc: token is expired (Token Expiry: 0001-01-01 00:00:00 +0000 UTC)"},
+		{fault: fusionauthtest.FaultIDTokenWrongNonce, status: http.StatusBadGateway,
+			reason: "ID token nonce is not the login's"},
+		{fault: fusionauthtest.FaultIDTokenMissingNonce, status: http.StatusBadGateway,
+			reason: "ID token nonce is not the login's"},
+		// A bad signature and an unknown key fail the same check, and the
+		// app cannot tell them apart: go-oidc fetches the key set again for
+		// either, and then finds no key that verifies the signature.
+		{fault: fusionauthtest.FaultIDTokenBadSignature, status: http.StatusBadGateway,
+			reason: "verifying ID token: failed to verify signature: failed to verify id token signature"},
+		{fault: fusionauthtest.FaultIDTokenUnknownKey, status: http.StatusBadGateway,
+			reason: "verifying ID token: failed to verify signature: failed to verify id token signature"},
+		{fault: fusionauthtest.FaultIDTokenAlgNone, status: http.StatusBadGateway,
+			reason: `unexpected signature algorithm "none"; expected ["RS256"]`},
+		{fault: fusionauthtest.FaultIDTokenHS256ClientSecret, status: http.StatusBadGateway,
+			reason: `unexpected signature algorithm "HS256"; expected ["RS256"]`},
+		{fault: fusionauthtest.FaultTokenResponseNoIDToken, status: http.StatusBadGateway,
+			reason: "token response has no id_token string"},
+		{fault: fusionauthtest.FaultTokenResponseDPoP, status: http.StatusBadGateway,
+			reason: `token_type is "DPoP", want Bearer`},
 	})
 }
 
@@ -81,6 +104,7 @@ func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 		require.NoError(t, err)
 		resp := app.get(callback)
 		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertLoginRefusedFor(t, app, "access token does not match the ID token's at_hash")
 		assertSetsNoSession(t, resp.Response)
 		assertLoggedOut(t, app)
 		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after")
@@ -111,7 +135,7 @@ func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 		front.idp.ResetRequests()
 
 		resp := app.get("/account")
-		assertRefreshEndedSession(t, resp, app, front.idp, 1)
+		assertRefreshEndedSession(t, resp, app, front.idp, 1, "access token does not match the ID token's at_hash")
 	})
 }
 
@@ -498,6 +522,7 @@ func TestTokenWithAnUnknownKeyCostsOneKeySetFetch(t *testing.T) {
 		require.NoError(t, err)
 		resp := browser.get(callback)
 		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertLoginRefusedFor(t, browser, "failed to verify id token signature")
 		assertSetsNoSession(t, resp.Response)
 		assert.Equal(t, attempt, requestsTo(idp, "/.well-known/jwks.json"), "key set fetches after %d logins with an unknown key", attempt)
 	}
@@ -606,6 +631,7 @@ func TestCallbackWhileTheKeySetCannotBeFetched(t *testing.T) {
 
 	resp := app.get(callback)
 	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertLoginRefusedFor(t, app, "its signing keys cannot be fetched")
 	assertSetsNoSession(t, resp.Response)
 	assertLoggedOut(t, app)
 	assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after it")
