@@ -474,12 +474,9 @@ func TestCallbackWhileFusionAuthIsUnreachable(t *testing.T) {
 // TestLoginWithoutRefreshTokenEndsWithItsAccessToken: a login whose answer
 // brings no refresh token starts a session without one, even in a browser
 // that still holds an earlier login's session with a refresh token: each
-// login writes a new record, never one merged with the earlier. The session
-// then ends when its access token expires, without a refresh.
-//
-// The promise changed with the session record: a login used to delete an
-// earlier login's refresh token cookie; now there is no such cookie, and the
-// earlier login's token cannot survive because the record is replaced.
+// login writes a new record, never one merged with the earlier, so the
+// earlier login's refresh token goes with its record. The session then ends
+// when its access token expires, without a refresh.
 func TestLoginWithoutRefreshTokenEndsWithItsAccessToken(t *testing.T) {
 	front := newIDPFront(t)
 	browser := front.newApp(t)

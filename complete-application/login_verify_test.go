@@ -87,7 +87,7 @@ func TestCallbackRefusesTokensThatFailACheck(t *testing.T) {
 
 // TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
 // can tamper with the token response swaps in another, perfectly valid
-// access token of the same user. The ID token's at_hash no longer matches,
+// access token of the same user. The ID token's at_hash does not match it,
 // at login and at refresh.
 func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
 	t.Run("at login", func(t *testing.T) {
@@ -325,10 +325,9 @@ func TestVerifiedTokenCacheStaysBounded(t *testing.T) {
 }
 
 // TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull: a full cache makes
-// room by dropping the entry added first, whatever the others' expiry. (It
-// replaces TestVerifiedTokenCacheDropsExpiredEntriesFirst: the cache used to
-// look for an expired entry to drop; the ring drops the oldest in O(1), and
-// expired entries go when they are looked up.)
+// room by dropping the entry added first, whatever the others' expiry, in
+// O(1), without looking for an expired entry: expired entries go when they
+// are looked up (TestVerifiedTokenCacheDropsExpiredEntriesOnLookup).
 func TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := newVerifiedTokenCache(3)
@@ -505,10 +504,10 @@ func TestKeyRotationRightAfterTheFirstKeyFetchIsAccepted(t *testing.T) {
 // FusionAuth does not publish makes the app fetch the key set once, and
 // then refuses it; a token with a known key needs no fetch.
 //
-// This replaces TestUnknownKeyRefetchesAreLimited. The app no longer limits
-// how often it fetches keys: tokens reach the verifier only from its own
-// sealed cookies or from FusionAuth's token endpoint, so no outsider can
-// make it fetch, and a limit once made it refuse a rotated key.
+// Every such token costs its fetch: the app does not limit how often it
+// fetches keys. Tokens reach the verifier only from its own sealed cookies
+// or from FusionAuth's token endpoint, so no outsider can make it fetch, and
+// a limit would refuse a key FusionAuth has just rotated to.
 func TestTokenWithAnUnknownKeyCostsOneKeySetFetch(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
