@@ -351,6 +351,36 @@ func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 	}
 }
 
+// TestKeySetBlipDuringARefreshKeepsTheSession: under OneTimeUse, a refresh
+// spends the session's refresh token. When FusionAuth's key set cannot be
+// fetched to check the answer (its key rotated, and the key set answers
+// 503), the page answers 503 and the session keeps the new refresh token, so
+// that once the key set is back the session refreshes again and lives on.
+// The control, Reusable, keeps the same token either way.
+func TestKeySetBlipDuringARefreshKeepsTheSession(t *testing.T) {
+	for _, policy := range refreshTokenPolicies {
+		t.Run(policy, func(t *testing.T) {
+			front := newIDPFront(t)
+			setRefreshTokenPolicy(t, front.idp, policy)
+			app := front.newApp(t)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			_, err := front.idp.RotateKey()
+			require.NoError(t, err)
+			front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+
+			front.setBroken("/.well-known/jwks.json", true)
+			resp := app.get("/account")
+			assertErrorPage(t, resp, http.StatusServiceUnavailable)
+			assertDeletesNoSessionCookie(t, resp.Response)
+
+			front.setBroken("/.well-known/jwks.json", false)
+			resp = app.get("/account")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "once the key set is back: %s", outline(resp))
+			assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+		})
+	}
+}
+
 // Helpers for the refresh tests.
 
 // expiredSessionUnder logs the kickstart's user in against a FusionAuth
@@ -418,34 +448,4 @@ func sendTogether(t *testing.T, browser *testApp, n int, path string) []int {
 	close(start)
 	wg.Wait()
 	return statuses
-}
-
-// TestKeySetBlipDuringARefreshKeepsTheSession: under OneTimeUse, a refresh
-// spends the session's refresh token. When FusionAuth's key set cannot be
-// fetched to check the answer (its key rotated, and the key set answers
-// 503), the page answers 503 and the session keeps the new refresh token, so
-// that once the key set is back the session refreshes again and lives on.
-// The control, Reusable, keeps the same token either way.
-func TestKeySetBlipDuringARefreshKeepsTheSession(t *testing.T) {
-	for _, policy := range refreshTokenPolicies {
-		t.Run(policy, func(t *testing.T) {
-			front := newIDPFront(t)
-			setRefreshTokenPolicy(t, front.idp, policy)
-			app := front.newApp(t)
-			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
-			_, err := front.idp.RotateKey()
-			require.NoError(t, err)
-			front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
-
-			front.setBroken("/.well-known/jwks.json", true)
-			resp := app.get("/account")
-			assertErrorPage(t, resp, http.StatusServiceUnavailable)
-			assertDeletesNoSessionCookie(t, resp.Response)
-
-			front.setBroken("/.well-known/jwks.json", false)
-			resp = app.get("/account")
-			assert.Equal(t, http.StatusOK, resp.StatusCode, "once the key set is back: %s", outline(resp))
-			assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
-		})
-	}
 }
