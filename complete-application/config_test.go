@@ -96,9 +96,9 @@ func TestLoadConfigReadsSessionLimits(t *testing.T) {
 // TestLoadConfigRefusesInvalidValues: each bad value stops the start with
 // a message that begins with the variable to fix.
 //
-// A changed promise: CLIENT_ID and CLIENT_SECRET are no longer checked for
-// blanks. An empty variable means the kickstart's default, like every
-// other one, and a wrong value is FusionAuth's to refuse.
+// CLIENT_ID and CLIENT_SECRET are not among them: empty, each means the
+// kickstart's default, like every other variable, and a wrong value is
+// FusionAuth's to refuse.
 func TestLoadConfigRefusesInvalidValues(t *testing.T) {
 	tests := []struct {
 		name, value string
@@ -161,9 +161,8 @@ func TestLoadConfigRefusesAShortPreviousKey(t *testing.T) {
 // start is refused for plain http, the kickstart's public client secret, or
 // a random cookie key, with a message that names the variable.
 //
-// A changed promise: there is no opt-out for plain http any more
-// (ALLOW_PLAIN_HTTP is gone), so plain http to another host is refused
-// whatever else is set.
+// There is no opt-out for plain http: plain http to another host is refused
+// whatever else is set, ALLOW_PLAIN_HTTP included.
 func TestLoadConfigRefusesUnsafeDeployments(t *testing.T) {
 	deployed := map[string]string{
 		"APP_URL":        "https://bank.example",
@@ -182,8 +181,8 @@ func TestLoadConfigRefusesUnsafeDeployments(t *testing.T) {
 		{"ISSUER plain http on this machine", map[string]string{"ISSUER": "http://127.0.0.1:9011"}, ""},
 		{"the kickstart's client secret", map[string]string{"CLIENT_SECRET": ""}, "CLIENT_SECRET"},
 		{"no APP_SECRET_KEY", map[string]string{"APP_SECRET_KEY": ""}, "APP_SECRET_KEY"},
-		{"plain http with the former opt-out", map[string]string{"APP_URL": "http://10.0.0.5:5000", "ISSUER": "http://10.0.0.6:9011", "ALLOW_PLAIN_HTTP": "true"}, "APP_URL"},
-		{"ISSUER plain http with the former opt-out", map[string]string{"ISSUER": "http://10.0.0.6:9011", "ALLOW_PLAIN_HTTP": "1"}, "ISSUER"},
+		{"plain http with ALLOW_PLAIN_HTTP=true", map[string]string{"APP_URL": "http://10.0.0.5:5000", "ISSUER": "http://10.0.0.6:9011", "ALLOW_PLAIN_HTTP": "true"}, "APP_URL"},
+		{"ISSUER plain http with ALLOW_PLAIN_HTTP=1", map[string]string{"ISSUER": "http://10.0.0.6:9011", "ALLOW_PLAIN_HTTP": "1"}, "ISSUER"},
 		{"SESSION_IDLE_TIMEOUT not a duration", map[string]string{"SESSION_IDLE_TIMEOUT": "15"}, "SESSION_IDLE_TIMEOUT"},
 		{"SESSION_MAX_LIFETIME negative", map[string]string{"SESSION_MAX_LIFETIME": "-8h"}, "SESSION_MAX_LIFETIME"},
 		{"idle timeout past the lifetime", map[string]string{"SESSION_IDLE_TIMEOUT": "9h"}, "SESSION_IDLE_TIMEOUT"},

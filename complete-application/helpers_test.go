@@ -1,16 +1,14 @@
 // The fixtures every test shares: the application on a random port against
 // the FusionAuth stand-in; a browser that shows each redirect; the user's
-// login steps (error-returning, so goroutines can use them); what tests put
-// in front of FusionAuth (a front that takes it away, makes it hang, breaks
-// its key set or Logout API, rewrites or holds back its token answers) and
-// in front of the app (a load balancer over replicas); and the checks a
-// refusal must pass.
+// login steps (error-returning, so goroutines can use them); and the checks
+// a refusal must pass. What tests put in front of FusionAuth is in
+// fusionauthfront_test.go, and the load balancer over replicas of the
+// program in replicas_test.go.
 
 package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +18,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
@@ -619,17 +616,50 @@ func assertDeletesNoSessionCookie(t testing.TB, resp *http.Response) {
 
 // assertRefreshEndedSession checks the outcome of a refused refresh: the
 // browser goes to the home page, every session cookie is deleted and none is
-// set, /account refuses, and FusionAuth heard refreshes refresh requests and
-// nothing after them.
-func assertRefreshEndedSession(t testing.TB, resp response, app *testApp, idp *fusionauthtest.Server, refreshes int) {
+// set, /account refuses, FusionAuth heard refreshes refresh requests and
+// nothing after them, and the app ended the session for reason.
+func assertRefreshEndedSession(t testing.TB, resp response, app *testApp, idp *fusionauthtest.Server, refreshes int, reason string) {
 	t.Helper()
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
 	assert.Equal(t, "/", resp.Header.Get("Location"))
 	assertDeletesSession(t, resp.Response)
 	assertSetsNoSession(t, resp.Response)
+	assertSessionEndedFor(t, app, reason)
 	assertLoggedOut(t, app)
 	assert.Equal(t, refreshes, requestsTo(idp, "/oauth2/token"), "the refreshes, and nothing after them")
 	assert.Zero(t, requestsTo(idp, "/oauth2/userinfo"), "userinfo requests")
+}
+
+// assertLoginRefusedFor checks the app's log: the latest login the app
+// refused, it refused for an error that contains reason. A refusal that names
+// its reason fails when a timeout, or another check than its own, refused
+// the login.
+func assertLoginRefusedFor(t testing.TB, app *testApp, reason string) {
+	t.Helper()
+	assertLatestLogged(t, app.logs, "refusing a login", "err", reason)
+}
+
+// assertSessionEndedFor checks the app's log: the latest session the app
+// ended, it ended for a reason that contains reason. what, if given, names
+// the case in a failure.
+func assertSessionEndedFor(t testing.TB, app *testApp, reason string, what ...any) {
+	t.Helper()
+	assertLatestLogged(t, app.logs, "ending the session", "reason", reason, what...)
+}
+
+// assertLatestLogged checks that the latest line of the log with the message
+// msg has a value of key that contains want.
+func assertLatestLogged(t testing.TB, log *lockedBuffer, msg, key, want string, what ...any) {
+	t.Helper()
+	require.NotEmpty(t, want, "the reason to look for in the log")
+	values := log.values(msg, key)
+	context := fmt.Sprintf("the %s of the latest %q in the app's log", key, msg)
+	if len(what) > 0 {
+		context = fmt.Sprint(what...) + ": " + context
+	}
+	if assert.NotEmpty(t, values, "%s: the app logged none:\n%s", context, log) {
+		assert.Contains(t, values[len(values)-1], want, context)
+	}
 }
 
 // assertErrorPage checks an answer is the styled error page with the status
@@ -640,372 +670,6 @@ func assertErrorPage(t testing.TB, resp response, want int) {
 	assert.NotEmpty(t, elementText(resp.body, "error"), "%s %s explains what happened", resp.Request.Method, resp.Request.URL.Path)
 	for _, leak := range []string{"oauth2:", "dial tcp", "context deadline", "Client.Timeout", "eyJ"} {
 		assert.NotContains(t, resp.body, leak, "the error page shows no raw error or token")
-	}
-}
-
-// idpFront serves the FusionAuth stand-in at an address the test controls,
-// and that address is the issuer the application is configured with. The
-// test can then do to FusionAuth what a network or a hostile server would:
-// take it away, make it hang, bring it back, break its key set or its
-// Logout API, rewrite its token answers or hold them back.
-type idpFront struct {
-	t    testing.TB
-	idp  *fusionauthtest.Server
-	addr string // host:port of the front, stable across down and up
-	url  string // the issuer
-
-	mu  sync.Mutex
-	srv *http.Server // nil while down
-	// hanging makes every request wait until the client gives up.
-	hanging bool
-	// broken paths answer 503.
-	broken map[string]bool
-	// slow paths wait until the client gives up; busy counts the requests
-	// waiting on each, and mostBusy the most there were at once.
-	slow, busy, mostBusy map[string]int
-	// rewriteToken, if set, edits the token endpoint's JSON answer to the
-	// given grant type before the application sees it.
-	rewriteToken func(grant string, body map[string]any)
-	// hold, while not nil, keeps every refresh answer back until it is
-	// closed; held gets a value each time an answer starts waiting.
-	hold, held chan struct{}
-	// answers are the token endpoint's answers, before any rewrite, oldest first.
-	answers []tokenAnswer
-
-	// released is closed at the end of the test, so hanging requests return.
-	released chan struct{}
-}
-
-// tokenAnswer is one answer of the token endpoint.
-type tokenAnswer struct {
-	grant string
-	body  map[string]any
-}
-
-// newIDPFront starts the stand-in behind a front on a free local port.
-func newIDPFront(t testing.TB) *idpFront {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &idpFront{t: t, addr: listener.Addr().String(), broken: map[string]bool{}, released: make(chan struct{}),
-		slow: map[string]int{}, busy: map[string]int{}, mostBusy: map[string]int{}}
-	f.url = "http://" + f.addr
-	f.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: f.url})
-	f.serve(listener)
-	t.Cleanup(func() {
-		close(f.released)
-		f.down()
-	})
-	return f
-}
-
-// newApp starts an instance of the application with the front as its issuer.
-func (f *idpFront) newApp(t testing.TB) *testApp {
-	t.Helper()
-	return newAppFor(t, f.idp, f.url, nil)
-}
-
-func (f *idpFront) serve(listener net.Listener) {
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
-	f.mu.Lock()
-	f.srv = srv
-	f.mu.Unlock()
-	go func() { _ = srv.Serve(listener) }()
-}
-
-// down closes the front and every connection to it: FusionAuth is gone, and
-// connecting to it is refused.
-func (f *idpFront) down() {
-	f.mu.Lock()
-	srv := f.srv
-	f.srv = nil
-	f.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
-	}
-}
-
-// up serves FusionAuth at the same address again.
-func (f *idpFront) up() {
-	f.t.Helper()
-	listener, err := net.Listen("tcp", f.addr)
-	require.NoError(f.t, err, "listening on %s again", f.addr)
-	f.serve(listener)
-}
-
-// setHanging makes FusionAuth accept connections but never answer, or
-// answer again.
-func (f *idpFront) setHanging(hanging bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.hanging = hanging
-}
-
-// setBroken makes FusionAuth answer requests for path with 503, or answer
-// them again: the key set ("/.well-known/jwks.json"), or the Logout API
-// ("/api/logout").
-func (f *idpFront) setBroken(path string, broken bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.broken[path] = broken
-}
-
-// setSlow makes FusionAuth hold requests for path until the client gives up
-// (at its upstream timeout), or answer them again.
-func (f *idpFront) setSlow(path string, slow bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.slow[path] = 0
-	if slow {
-		f.slow[path] = 1
-	}
-}
-
-// mostAtOnce is the most requests for path FusionAuth held at once.
-func (f *idpFront) mostAtOnce(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.mostBusy[path]
-}
-
-// atOnce is how many requests for path FusionAuth holds now.
-func (f *idpFront) atOnce(path string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.busy[path]
-}
-
-// setTokenRewrite installs (or, with nil, removes) an edit of the token
-// endpoint's answers.
-func (f *idpFront) setTokenRewrite(rewrite func(grant string, body map[string]any)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.rewriteToken = rewrite
-}
-
-// holdRefreshAnswers keeps the token endpoint's next refresh answers back
-// (FusionAuth has already issued them) until release is called. held gets a
-// value as each answer starts waiting.
-func (f *idpFront) holdRefreshAnswers() (held <-chan struct{}, release func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	hold := make(chan struct{})
-	f.hold, f.held = hold, make(chan struct{}, 16)
-	var once sync.Once
-	return f.held, func() {
-		once.Do(func() {
-			f.mu.Lock()
-			f.hold = nil
-			f.mu.Unlock()
-			close(hold)
-		})
-	}
-}
-
-// lastAnswer is the token endpoint's latest answer to the grant type.
-func (f *idpFront) lastAnswer(grant string) map[string]any {
-	f.t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, a := range slices.Backward(f.answers) {
-		if a.grant == grant {
-			return maps.Clone(a.body)
-		}
-	}
-	require.Fail(f.t, "no token answer yet", "grant %s", grant)
-	return nil
-}
-
-// lastRefreshToken is the refresh token of the token endpoint's latest
-// answer to the grant type.
-func (f *idpFront) lastRefreshToken(grant string) string {
-	f.t.Helper()
-	token, _ := f.lastAnswer(grant)["refresh_token"].(string)
-	require.NotEmpty(f.t, token, "the %s answer's refresh token", grant)
-	return token
-}
-
-// lastAccessToken is the access token FusionAuth issued most recently.
-func (f *idpFront) lastAccessToken() string {
-	f.t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.NotEmpty(f.t, f.answers, "no access token issued yet")
-	token, _ := f.answers[len(f.answers)-1].body["access_token"].(string)
-	return token
-}
-
-func (f *idpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	hanging, broken, rewrite, hold, held := f.hanging, f.broken[r.URL.Path], f.rewriteToken, f.hold, f.held
-	slow := f.slow[r.URL.Path] > 0
-	if slow {
-		f.busy[r.URL.Path]++
-		f.mostBusy[r.URL.Path] = max(f.mostBusy[r.URL.Path], f.busy[r.URL.Path])
-	}
-	f.mu.Unlock()
-	switch {
-	case slow:
-		// Reading the body lets the server notice when the client gives up.
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-f.released:
-		}
-		f.mu.Lock()
-		f.busy[r.URL.Path]--
-		f.mu.Unlock()
-		return
-	case hanging:
-		select {
-		case <-r.Context().Done():
-		case <-f.released:
-		}
-		return
-	case broken:
-		http.Error(w, "unavailable", http.StatusServiceUnavailable)
-		return
-	case r.URL.Path != "/oauth2/token":
-		f.idp.ServeHTTP(w, r)
-		return
-	}
-
-	// Read the grant type without taking the body from the stand-in.
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	form, _ := url.ParseQuery(string(body))
-	grant := form.Get("grant_type")
-
-	rec := httptest.NewRecorder()
-	f.idp.ServeHTTP(rec, r)
-	answer := map[string]any{}
-	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err == nil {
-		f.mu.Lock()
-		f.answers = append(f.answers, tokenAnswer{grant: grant, body: maps.Clone(answer)})
-		f.mu.Unlock()
-		if rewrite != nil {
-			rewrite(grant, answer)
-			rewritten, err := json.Marshal(answer)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			rec.Body = bytes.NewBuffer(rewritten)
-			rec.Header().Set("Content-Length", strconv.Itoa(len(rewritten)))
-		}
-	}
-	if grant == "refresh_token" && hold != nil {
-		held <- struct{}{}
-		select {
-		case <-hold:
-		case <-f.released:
-		}
-	}
-	copyResponse(w, rec)
-}
-
-func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
-	maps.Copy(w.Header(), rec.Header())
-	w.WriteHeader(rec.Code)
-	_, _ = rec.Body.WriteTo(w)
-}
-
-// balancer is a load balancer in front of replicas of the application: all
-// share one public APP_URL, and the test chooses which replica serves the
-// next request.
-type balancer struct {
-	url      string
-	replicas []*httputil.ReverseProxy
-
-	mu   sync.Mutex
-	next int
-}
-
-func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.mu.Lock()
-	i := b.next
-	b.mu.Unlock()
-	b.replicas[i].ServeHTTP(w, r)
-}
-
-// use sends the following requests to replica i.
-func (b *balancer) use(i int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.next = i
-}
-
-// startReplicas runs one instance of the program per environment, each on
-// its own port and with env added to what every replica gets, behind a
-// balancer whose URL is every instance's APP_URL.
-func startReplicas(t *testing.T, idp *fusionauthtest.Server, envs ...map[string]string) *balancer {
-	t.Helper()
-	front := httptest.NewUnstartedServer(nil)
-	b := &balancer{url: "http://" + front.Listener.Addr().String()}
-	for _, env := range envs {
-		addr := freeAddr(t)
-		_, port, err := net.SplitHostPort(addr)
-		require.NoError(t, err)
-		full := map[string]string{"APP_URL": b.url, "PORT": port, "ISSUER": idp.URL()}
-		maps.Copy(full, env)
-		startRunAt(t, addr, full)
-		target, err := url.Parse("http://" + addr)
-		require.NoError(t, err)
-		// The proxy keeps the browser's Host header, as a load balancer
-		// does, so same-origin checks see the public URL.
-		b.replicas = append(b.replicas, httputil.NewSingleHostReverseProxy(target))
-	}
-	front.Config.Handler = b
-	front.Start()
-	t.Cleanup(front.Close)
-	registerRedirectURLs(t, idp, b.url)
-	return b
-}
-
-// startRunAt runs the program, as main does, with env, until the test ends;
-// it returns once the home page answers at addr, and with the program's log.
-func startRunAt(t *testing.T, addr string, env map[string]string) *lockedBuffer {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"changebank"}, func(name string) string { return env[name] }, io.Discard, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "run")
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after its context was cancelled")
-		}
-		if t.Failed() {
-			t.Logf("log of the instance on %s:\n%s", addr, stderr.String())
-		}
-	})
-	resp := waitForResponse(t, "http://"+addr+"/")
-	resp.Body.Close()
-	return stderr
-}
-
-// waitForResponse polls url until it answers, for up to 10 seconds.
-func waitForResponse(t *testing.T, url string) *http.Response {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			return resp
-		}
-		if time.Now().After(deadline) {
-			require.NoError(t, err, "waiting for %s", url)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -1025,4 +689,29 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// values returns the value of key in each line of the log whose message is
+// msg, unquoted, oldest first: "" for a line without key.
+func (b *lockedBuffer) values(msg, key string) []string {
+	var values []string
+	for line := range strings.Lines(b.String()) {
+		line = strings.TrimSuffix(line, "\n")
+		if !strings.Contains(line, " msg="+msg+" ") && !strings.Contains(line, " msg="+strconv.Quote(msg)+" ") {
+			continue
+		}
+		_, value, found := strings.Cut(line, " "+key+"=")
+		switch {
+		case !found:
+			value = ""
+		case strings.HasPrefix(value, `"`):
+			if quoted, err := strconv.QuotedPrefix(value); err == nil {
+				value, _ = strconv.Unquote(quoted)
+			}
+		default:
+			value, _, _ = strings.Cut(value, " ")
+		}
+		values = append(values, value)
+	}
+	return values
 }

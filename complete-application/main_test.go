@@ -173,3 +173,48 @@ func TestRunLimitsTheRequestHeaderSize(t *testing.T) {
 		})
 	}
 }
+
+// Helpers for running the program (also used by replicas_test.go).
+
+// startRunAt runs the program, as main does, with env, until the test ends;
+// it returns once the home page answers at addr, and with the program's log.
+func startRunAt(t *testing.T, addr string, env map[string]string) *lockedBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"changebank"}, func(name string) string { return env[name] }, io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "run")
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after its context was cancelled")
+		}
+		if t.Failed() {
+			t.Logf("log of the instance on %s:\n%s", addr, stderr.String())
+		}
+	})
+	resp := waitForResponse(t, "http://"+addr+"/")
+	resp.Body.Close()
+	return stderr
+}
+
+// waitForResponse polls url until it answers, for up to 10 seconds.
+func waitForResponse(t *testing.T, url string) *http.Response {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			return resp
+		}
+		if time.Now().After(deadline) {
+			require.NoError(t, err, "waiting for %s", url)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

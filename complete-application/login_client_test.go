@@ -6,7 +6,6 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -73,29 +72,30 @@ func TestFusionAuthRedirectsAreNotFollowed(t *testing.T) {
 		leaked.Add(1)
 	}))
 	t.Cleanup(elsewhere.Close)
-	front := newRedirectingFront(t, elsewhere.URL)
-	app := newAppFor(t, front.idp, front.url, nil)
+	front := newIDPFront(t)
+	app := front.newApp(t)
 
-	front.redirect.Store(&[]string{"/oauth2/token"})
+	front.setRedirect("/oauth2/token", elsewhere.URL)
 	callback, err := app.loginCallback(testUserEmail, testUserPassword)
 	require.NoError(t, err)
 	resp := app.get(callback)
 	assertErrorPage(t, resp, http.StatusBadGateway)
+	assertLoginRefusedFor(t, app, "cannot fetch token: 307 Temporary Redirect")
 	assertSetsNoSession(t, resp.Response)
 	assert.Zero(t, leaked.Load(), "the token request was not sent elsewhere")
 
 	// The control, in a fresh browser: without the redirect, login works.
-	front.redirect.Store(nil)
+	front.setRedirect("/oauth2/token", "")
 	app = app.newBrowser()
 	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
-	front.redirect.Store(&[]string{"/api/logout"})
+	front.setRedirect("/api/logout", elsewhere.URL)
 	logout := app.post("/logout", nil)
 	assert.Equal(t, http.StatusSeeOther, logout.StatusCode, "FusionAuth's session is still ended: %s", logout.body)
 	assert.Zero(t, leaked.Load(), "the refresh token was not sent elsewhere")
 	assert.Contains(t, app.logs.String(), `revocation="failed: /api/logout answered 307 Temporary Redirect"`, "the log says what the Logout API answered")
 }
 
-// Helpers for discovery tests.
+// Helpers for the client tests.
 
 // newAppBeforeFusionAuth starts the application with an issuer nothing
 // answers at yet. The test sets the returned app's idp, and registers the
@@ -112,38 +112,4 @@ func newAppBeforeFusionAuth(t testing.TB, issuer string) *testApp {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return app
-}
-
-// redirectingFront serves the stand-in at an address that is the
-// application's issuer, except that the paths it is told answer with a 307
-// to elsewhere, as a hijacked or misconfigured proxy would.
-type redirectingFront struct {
-	idp       *fusionauthtest.Server
-	url       string // the issuer
-	elsewhere string
-	redirect  atomic.Pointer[[]string]
-}
-
-func newRedirectingFront(t testing.TB, elsewhere string) *redirectingFront {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &redirectingFront{url: "http://" + listener.Addr().String(), elsewhere: elsewhere}
-	f.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: f.url})
-	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(listener) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return f
-}
-
-func (f *redirectingFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if paths := f.redirect.Load(); paths != nil {
-		for _, p := range *paths {
-			if r.URL.Path == p {
-				http.Redirect(w, r, f.elsewhere+r.URL.Path, http.StatusTemporaryRedirect)
-				return
-			}
-		}
-	}
-	f.idp.ServeHTTP(w, r)
 }

@@ -1,9 +1,11 @@
-// Checking FusionAuth's tokens: the verified-token cache's contract
-// (bounded, oldest out, exact bytes, expiry and user checked on every use,
-// never a token that failed a check), and FusionAuth's signing keys: a key
-// rotation is honoured at once, a token with an unknown key costs one
-// key-set fetch, shared by concurrent requests, and a key set that cannot be
-// fetched means "cannot check now", never "logged out".
+// Checking FusionAuth's tokens: every check of a login's ID token and of
+// the token endpoint's answer, one misbehaving FusionAuth at a time; the
+// access token bound to the ID token (at_hash); the verified-token cache's
+// contract (bounded, oldest out, exact bytes, expiry and user checked on
+// every use, never a token that failed a check); and FusionAuth's signing
+// keys: a key rotation is honoured at once, a token with an unknown key
+// costs one key-set fetch, shared by concurrent requests, and a key set that
+// cannot be fetched means "cannot check now", never "logged out".
 
 package main
 
@@ -15,7 +17,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,6 +32,112 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// TestCallbackRefusesTokensThatFailACheck runs one login per fault of the
+// token endpoint's answer: every check login_verify.go makes of the ID token
+// (issuer, audience, authorized party, subject, times, nonce, signature and
+// algorithm) and of the answer around it (an ID token, a Bearer token type).
+func TestCallbackRefusesTokensThatFailACheck(t *testing.T) {
+	testLoginRefusals(t, []loginRefusal{
+		{fault: fusionauthtest.FaultIDTokenWrongIssuer, status: http.StatusBadGateway,
+			reason: `id token issued by a different provider, expected "{issuer}" got "https://evil.example.com"`},
+		{fault: fusionauthtest.FaultIDTokenMissingIssuer, status: http.StatusBadGateway,
+			reason: `id token issued by a different provider, expected "{issuer}" got ""`},
+		{fault: fusionauthtest.FaultIDTokenWrongAudience, status: http.StatusBadGateway,
+			reason: `expected audience "` + testClientID + `" got ["00000000-0000-4000-8000-0000000e7111"]`},
+		{fault: fusionauthtest.FaultIDTokenExtraAudience, status: http.StatusBadGateway,
+			reason: "ID token has an untrusted audience"},
+		{fault: fusionauthtest.FaultIDTokenMissingAudience, status: http.StatusBadGateway,
+			reason: `expected audience "` + testClientID + `" got []`},
+		{fault: fusionauthtest.FaultIDTokenWrongAuthorizedParty, status: http.StatusBadGateway,
+			reason: `ID token azp is "00000000-0000-4000-8000-0000000e7111", not this client`},
+		{fault: fusionauthtest.FaultIDTokenMissingSubject, status: http.StatusBadGateway,
+			reason: "ID token has no sub"},
+		{fault: fusionauthtest.FaultIDTokenMissingIssuedAt, status: http.StatusBadGateway,
+			reason: "ID token has no iat"},
+		{fault: fusionauthtest.FaultIDTokenIssuedLongAgo, status: http.StatusBadGateway,
+			reason: "is too old"},
+		{fault: fusionauthtest.FaultIDTokenIssuedInFuture, status: http.StatusBadGateway,
+			reason: "is in the future"},
+		{fault: fusionauthtest.FaultIDTokenExpired, status: http.StatusBadGateway,
+			reason: "verifying ID token: oidc: token is expired"},
+		{fault: fusionauthtest.FaultIDTokenMissingExpiry, status: http.StatusBadGateway,
+			reason: "verifying ID token: oidc: token is expired (Token Expiry: 0001-01-01 00:00:00 +0000 UTC)"},
+		{fault: fusionauthtest.FaultIDTokenWrongNonce, status: http.StatusBadGateway,
+			reason: "ID token nonce is not the login's"},
+		{fault: fusionauthtest.FaultIDTokenMissingNonce, status: http.StatusBadGateway,
+			reason: "ID token nonce is not the login's"},
+		// A bad signature and an unknown key fail the same check, and the
+		// app cannot tell them apart: go-oidc fetches the key set again for
+		// either, and then finds no key that verifies the signature.
+		{fault: fusionauthtest.FaultIDTokenBadSignature, status: http.StatusBadGateway,
+			reason: "verifying ID token: failed to verify signature: failed to verify id token signature"},
+		{fault: fusionauthtest.FaultIDTokenUnknownKey, status: http.StatusBadGateway,
+			reason: "verifying ID token: failed to verify signature: failed to verify id token signature"},
+		{fault: fusionauthtest.FaultIDTokenAlgNone, status: http.StatusBadGateway,
+			reason: `unexpected signature algorithm "none"; expected ["RS256"]`},
+		{fault: fusionauthtest.FaultIDTokenHS256ClientSecret, status: http.StatusBadGateway,
+			reason: `unexpected signature algorithm "HS256"; expected ["RS256"]`},
+		{fault: fusionauthtest.FaultTokenResponseNoIDToken, status: http.StatusBadGateway,
+			reason: "token response has no id_token string"},
+		{fault: fusionauthtest.FaultTokenResponseDPoP, status: http.StatusBadGateway,
+			reason: `token_type is "DPoP", want Bearer`},
+	})
+}
+
+// TestTokenResponsesWithASubstitutedAccessTokenAreRefused: an attacker who
+// can tamper with the token response swaps in another, perfectly valid
+// access token of the same user. The ID token's at_hash does not match it,
+// at login and at refresh.
+func TestTokenResponsesWithASubstitutedAccessTokenAreRefused(t *testing.T) {
+	t.Run("at login", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		earlier := app.newBrowser()
+		require.NoError(t, earlier.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) { body["access_token"] = stolen })
+		front.idp.ResetRequests()
+
+		callback, err := app.loginCallback(testUserEmail, testUserPassword)
+
+		require.NoError(t, err)
+		resp := app.get(callback)
+		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertLoginRefusedFor(t, app, "access token does not match the ID token's at_hash")
+		assertSetsNoSession(t, resp.Response)
+		assertLoggedOut(t, app)
+		assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after")
+		assert.Zero(t, requestsTo(front.idp, "/oauth2/userinfo"))
+
+		// The positive control, through the same front, in a fresh browser
+		// (this one has FusionAuth's SSO session now).
+		front.setTokenRewrite(nil)
+		control := app.newBrowser()
+		require.NoError(t, control.logInAs(testUserEmail, testUserPassword))
+		assert.Equal(t, http.StatusOK, control.get("/account").StatusCode)
+	})
+
+	t.Run("at refresh", func(t *testing.T) {
+		front := newIDPFront(t)
+		app := front.newApp(t)
+		require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+		front.idp.Advance(61 * time.Minute)
+		// A login after the clock moved yields an access token that is valid now.
+		other := app.newBrowser()
+		require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
+		stolen := front.lastAccessToken()
+		front.setTokenRewrite(func(grant string, body map[string]any) {
+			if grant == "refresh_token" {
+				body["access_token"] = stolen
+			}
+		})
+		front.idp.ResetRequests()
+
+		resp := app.get("/account")
+		assertRefreshEndedSession(t, resp, app, front.idp, 1, "access token does not match the ID token's at_hash")
+	})
+}
 
 const (
 	cacheTestIssuer   = "https://fusionauth.test"
@@ -218,10 +325,9 @@ func TestVerifiedTokenCacheStaysBounded(t *testing.T) {
 }
 
 // TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull: a full cache makes
-// room by dropping the entry added first, whatever the others' expiry. (It
-// replaces TestVerifiedTokenCacheDropsExpiredEntriesFirst: the cache used to
-// look for an expired entry to drop; the ring drops the oldest in O(1), and
-// expired entries go when they are looked up.)
+// room by dropping the entry added first, whatever the others' expiry, in
+// O(1), without looking for an expired entry: expired entries go when they
+// are looked up (TestVerifiedTokenCacheDropsExpiredEntriesOnLookup).
 func TestVerifiedTokenCacheEvictsTheOldestEntryWhenFull(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := newVerifiedTokenCache(3)
@@ -398,10 +504,10 @@ func TestKeyRotationRightAfterTheFirstKeyFetchIsAccepted(t *testing.T) {
 // FusionAuth does not publish makes the app fetch the key set once, and
 // then refuses it; a token with a known key needs no fetch.
 //
-// This replaces TestUnknownKeyRefetchesAreLimited. The app no longer limits
-// how often it fetches keys: tokens reach the verifier only from its own
-// sealed cookies or from FusionAuth's token endpoint, so no outsider can
-// make it fetch, and a limit once made it refuse a rotated key.
+// Every such token costs its fetch: the app does not limit how often it
+// fetches keys. Tokens reach the verifier only from its own sealed cookies
+// or from FusionAuth's token endpoint, so no outsider can make it fetch, and
+// a limit would refuse a key FusionAuth has just rotated to.
 func TestTokenWithAnUnknownKeyCostsOneKeySetFetch(t *testing.T) {
 	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
 	app := newTestApp(t, idp)
@@ -415,6 +521,7 @@ func TestTokenWithAnUnknownKeyCostsOneKeySetFetch(t *testing.T) {
 		require.NoError(t, err)
 		resp := browser.get(callback)
 		assertErrorPage(t, resp, http.StatusBadGateway)
+		assertLoginRefusedFor(t, browser, "failed to verify id token signature")
 		assertSetsNoSession(t, resp.Response)
 		assert.Equal(t, attempt, requestsTo(idp, "/.well-known/jwks.json"), "key set fetches after %d logins with an unknown key", attempt)
 	}
@@ -433,21 +540,21 @@ func TestTokenWithAnUnknownKeyCostsOneKeySetFetch(t *testing.T) {
 // held back until the requests have had time to ask for it too.
 func TestConcurrentRequestsWithAnUnknownKeyShareOneKeySetFetch(t *testing.T) {
 	const sessions = 8
-	gate := newKeySetGate(t)
-	app := newAppFor(t, gate.idp, gate.url, nil)
+	front := newIDPFront(t)
+	app := front.newApp(t)
 	require.NoError(t, app.logInAs(testUserEmail, testUserPassword), "the first login fetches the key set")
-	_, err := gate.idp.RotateKey()
+	_, err := front.idp.RotateKey()
 	require.NoError(t, err)
 	// Logins on another instance, with tokens signed by the new key.
-	elsewhere := newAppFor(t, gate.idp, gate.url, nil)
+	elsewhere := front.newApp(t)
 	browsers := make([]*testApp, sessions)
 	for i := range browsers {
 		browser := elsewhere.newBrowser()
 		require.NoError(t, browser.logInAs(testUserEmail, testUserPassword))
 		browsers[i] = browser.onApp(app)
 	}
-	gate.idp.ResetRequests()
-	held, release := gate.holdKeySet()
+	front.idp.ResetRequests()
+	held, release := front.holdKeySet()
 	t.Cleanup(release)
 
 	answers := make([]response, sessions)
@@ -476,7 +583,7 @@ func TestConcurrentRequestsWithAnUnknownKeyShareOneKeySetFetch(t *testing.T) {
 			assert.Equal(t, testUserEmail, elementText(answer.body, "email"), "session %d", i)
 		}
 	}
-	assert.Equal(t, 1, requestsTo(gate.idp, "/.well-known/jwks.json"), "key set fetches for %d sessions", sessions)
+	assert.Equal(t, 1, requestsTo(front.idp, "/.well-known/jwks.json"), "key set fetches for %d sessions", sessions)
 }
 
 // TestKeySetBlipAfterARestartKeepsTheSession: a key set FusionAuth fails to
@@ -508,55 +615,28 @@ func TestKeySetBlipAfterARestartKeepsTheSession(t *testing.T) {
 	assert.Equal(t, testUserEmail, elementText(account.body, "email"))
 }
 
-// Helpers for the key set tests.
-
-// keySetGate serves the FusionAuth stand-in at an address that is the
-// application's issuer, and can hold its key set's answers back.
-type keySetGate struct {
-	idp *fusionauthtest.Server
-	url string // the issuer
-
-	mu   sync.Mutex
-	hold chan struct{} // while not nil, key set requests wait until it is closed
-	held chan struct{} // gets a value as each key set request starts waiting
-}
-
-func newKeySetGate(t testing.TB) *keySetGate {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+// TestCallbackWhileTheKeySetCannotBeFetched: when FusionAuth's key set does
+// not answer, the app cannot check the login's tokens, which is not the
+// same as finding them bad: the callback answers 503 ("try again shortly"),
+// not 502, and starts no session. Once the key set answers, the same browser
+// logs in.
+func TestCallbackWhileTheKeySetCannotBeFetched(t *testing.T) {
+	front := newIDPFront(t)
+	app := front.newApp(t) // It has fetched no key yet.
+	callback, err := app.loginCallback(testUserEmail, testUserPassword)
 	require.NoError(t, err)
-	g := &keySetGate{url: "http://" + listener.Addr().String()}
-	g.idp = fusionauthtest.NewServer(t, fusionauthtest.Options{Issuer: g.url})
-	srv := &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(listener) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return g
-}
+	front.setBroken("/.well-known/jwks.json", true)
+	front.idp.ResetRequests()
 
-// holdKeySet keeps the key set's answers back until release is called.
-func (g *keySetGate) holdKeySet() (held <-chan struct{}, release func()) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	hold := make(chan struct{})
-	g.hold, g.held = hold, make(chan struct{}, 64)
-	var once sync.Once
-	return g.held, func() {
-		once.Do(func() {
-			g.mu.Lock()
-			g.hold = nil
-			g.mu.Unlock()
-			close(hold)
-		})
-	}
-}
+	resp := app.get(callback)
+	assertErrorPage(t, resp, http.StatusServiceUnavailable)
+	assertLoginRefusedFor(t, app, "its signing keys cannot be fetched")
+	assertSetsNoSession(t, resp.Response)
+	assertLoggedOut(t, app)
+	assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "the code exchange, and nothing after it")
 
-func (g *keySetGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	hold, held := g.hold, g.held
-	g.mu.Unlock()
-	if r.URL.Path == "/.well-known/jwks.json" && hold != nil {
-		held <- struct{}{}
-		<-hold
-	}
-	g.idp.ServeHTTP(w, r)
+	// The positive control: the user does what the page says.
+	front.setBroken("/.well-known/jwks.json", false)
+	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+	assert.Equal(t, testUserEmail, elementText(app.get("/account").body, "email"))
 }

@@ -51,17 +51,26 @@ func TestRefreshesExpiredAccessToken(t *testing.T) {
 
 // TestRefreshRefusalsEndTheSession: a refreshed ID token for another issuer,
 // subject or audience ends the session: every session cookie is deleted,
-// /account refuses, and FusionAuth hears nothing more. The positive control
-// refreshes the same way against a correct FusionAuth.
+// /account refuses, FusionAuth hears nothing more, and the app logs the
+// check that refused it. The positive control refreshes the same way
+// against a correct FusionAuth.
 func TestRefreshRefusalsEndTheSession(t *testing.T) {
 	tests := []struct {
-		name  string
-		fault fusionauthtest.Fault // 0: none, the positive control
+		name   string
+		fault  fusionauthtest.Fault // 0: none, the positive control
+		reason string               // in the reason the app logs for ending the session
 	}{
-		{"NoFault", 0},
-		{fusionauthtest.FaultRefreshIDTokenWrongIssuer.String(), fusionauthtest.FaultRefreshIDTokenWrongIssuer},
-		{fusionauthtest.FaultRefreshIDTokenWrongSubject.String(), fusionauthtest.FaultRefreshIDTokenWrongSubject},
-		{fusionauthtest.FaultRefreshIDTokenWrongAudience.String(), fusionauthtest.FaultRefreshIDTokenWrongAudience},
+		{"NoFault", 0, ""},
+		{fusionauthtest.FaultRefreshIDTokenWrongIssuer.String(), fusionauthtest.FaultRefreshIDTokenWrongIssuer,
+			"refreshed tokens that failed a check: verifying ID token: oidc: id token issued by a different provider"},
+		// The stand-in changes the ID token's sub alone, so its access
+		// token, still the user's, is not the ID token's user's: that check
+		// comes first. TestRefreshRefusesTokensFromAnotherAuthentication
+		// reaches the check of the session's user.
+		{fusionauthtest.FaultRefreshIDTokenWrongSubject.String(), fusionauthtest.FaultRefreshIDTokenWrongSubject,
+			"refreshed tokens that failed a check: access token is for another user than the session"},
+		{fusionauthtest.FaultRefreshIDTokenWrongAudience.String(), fusionauthtest.FaultRefreshIDTokenWrongAudience,
+			`expected audience "` + testClientID + `" got ["00000000-0000-4000-8000-0000000e7111"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +92,7 @@ func TestRefreshRefusalsEndTheSession(t *testing.T) {
 				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the refreshed session needs no further call")
 				return
 			}
-			assertRefreshEndedSession(t, resp, app, idp, 1)
+			assertRefreshEndedSession(t, resp, app, idp, 1, tt.reason)
 		})
 	}
 }
@@ -100,29 +109,8 @@ func TestExpiredRefreshTokenEndsSession(t *testing.T) {
 	idp.Advance(31 * 24 * time.Hour) // Past the kickstart's 30-day refresh token lifetime.
 	idp.ResetRequests()
 	resp := app.get("/account")
-	assertRefreshEndedSession(t, resp, app, idp, 1)
+	assertRefreshEndedSession(t, resp, app, idp, 1, `FusionAuth refused the refresh token: oauth2: "invalid_grant"`)
 	assert.Equal(t, 1, refreshesWith(idp, refreshToken), "one refused refresh")
-}
-
-// TestRefreshWithoutIDTokenEndsTheSession: FusionAuth always answers a
-// refresh with a new ID token, and the app needs one to check that the
-// renewed session is still this user's login. An answer without one ends
-// the session cleanly, never with a 500. This changed by design: the
-// previous version kept the login's ID token for such an answer.
-func TestRefreshWithoutIDTokenEndsTheSession(t *testing.T) {
-	front := newIDPFront(t)
-	app := front.newApp(t)
-	require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
-	front.setTokenRewrite(func(grant string, body map[string]any) {
-		if grant == "refresh_token" {
-			delete(body, "id_token")
-		}
-	})
-	front.idp.Advance(61 * time.Minute)
-	front.idp.ResetRequests()
-
-	resp := app.get("/account")
-	assertRefreshEndedSession(t, resp, app, front.idp, 1)
 }
 
 // TestRefreshAfterKeyRotationFetchesTheKeysOnce: tokens refreshed after
@@ -157,7 +145,7 @@ func TestRefreshAfterKeyRotationFetchesTheKeysOnce(t *testing.T) {
 // tokens from another login fail the nonce check (OpenID Connect Core 12.2),
 // and this session's own ID token beside the access token of another answer
 // fails the at_hash check. Another user's access token without an ID token
-// is refused too, now for the missing ID token itself.
+// is refused for the missing ID token.
 func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 	tests := []struct {
 		name string
@@ -167,23 +155,25 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 		// own refresh answer.
 		steal func(t *testing.T, front *idpFront, victim *testApp) map[string]any
 		edit  func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any)
+		// reason is in the reason the app logs for ending the session.
+		reason string
 	}{
 		{name: "none: the positive control"},
-		{name: "another user's refreshed tokens", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+		{name: "another user's refreshed tokens", reason: "refreshed ID token is for another user than the session", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			return otherUsersRefresh(t, front, victim)
 		}},
-		{name: "the same user's tokens from another login", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+		{name: "the same user's tokens from another login", reason: "refreshed ID token nonce is not the login's", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			front.idp.Advance(61 * time.Minute)
 			other := victim.newBrowser()
 			require.NoError(t, other.logInAs(testUserEmail, testUserPassword))
 			return front.lastAnswer("authorization_code")
 		}},
-		{name: "another user's access token, without an ID token", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
+		{name: "another user's access token, without an ID token", reason: "token response has no id_token string", steal: func(t *testing.T, front *idpFront, victim *testApp) map[string]any {
 			stolen := otherUsersRefresh(t, front, victim)
 			delete(stolen, "id_token")
 			return stolen
 		}},
-		{name: "this session's ID token with another answer's access token", edit: func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any) {
+		{name: "this session's ID token with another answer's access token", reason: "access token does not match the ID token's at_hash", edit: func(t *testing.T, front *idpFront, victim *testApp) func(body map[string]any) {
 			// A copy of the session refreshes first, on another replica: the
 			// same user, the same login, the same nonce; only at_hash tells
 			// the two apart.
@@ -226,57 +216,80 @@ func TestRefreshRefusesTokensFromAnotherAuthentication(t *testing.T) {
 				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
 				return
 			}
-			assertRefreshEndedSession(t, resp, victim, front.idp, 1)
+			assertRefreshEndedSession(t, resp, victim, front.idp, 1, tt.reason)
 		})
 	}
 }
 
 // TestRefreshRefusesNonBearerTokens: a refresh answer whose token_type is not
-// Bearer ends the session, with or without a new ID token.
+// Bearer ends the session. The control spells it "bearer": token types are
+// case-insensitive (RFC 6749 5.1), and the session carries on.
 func TestRefreshRefusesNonBearerTokens(t *testing.T) {
 	for _, tt := range []struct {
-		name        string
-		withIDToken bool
-	}{{"with an ID token", true}, {"without an ID token", false}} {
-		t.Run(tt.name, func(t *testing.T) {
+		tokenType string
+		wantEnded bool
+	}{{"DPoP", true}, {"bearer", false}} {
+		t.Run(tt.tokenType, func(t *testing.T) {
 			front := newIDPFront(t)
 			app := front.newApp(t)
 			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			front.setTokenRewrite(func(grant string, body map[string]any) {
 				if grant == "refresh_token" {
-					body["token_type"] = "DPoP"
-					if !tt.withIDToken {
-						delete(body, "id_token")
-					}
+					body["token_type"] = tt.tokenType
 				}
 			})
 			front.idp.Advance(61 * time.Minute)
 			front.idp.ResetRequests()
 
 			resp := app.get("/account")
-			assertRefreshEndedSession(t, resp, app, front.idp, 1)
+			if !tt.wantEnded {
+				assert.Equal(t, http.StatusOK, resp.StatusCode, outline(resp))
+				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
+				assert.Equal(t, 1, requestsTo(front.idp, "/oauth2/token"), "one refresh request")
+				return
+			}
+			assertRefreshEndedSession(t, resp, app, front.idp, 1, `token_type is "DPoP", want Bearer`)
 		})
 	}
 }
 
-// TestRefreshRefusesAMalformedIDToken: the ID token of a refresh answer must
-// be a string that verifies; anything else ends the session cleanly.
-func TestRefreshRefusesAMalformedIDToken(t *testing.T) {
-	for _, idToken := range []any{42, true, map[string]any{"sub": "x"}, []string{"a.b.c"}, "", "a.b.c"} {
-		t.Run(fmt.Sprintf("%T %v", idToken, idToken), func(t *testing.T) {
+// TestRefreshRefusesAMissingOrMalformedIDToken: FusionAuth always answers a
+// refresh with a new ID token, and the app needs one to check that the
+// renewed session is still this user's login. An answer without one, or
+// with one that is not a string that verifies, ends the session cleanly,
+// never with a 500.
+func TestRefreshRefusesAMissingOrMalformedIDToken(t *testing.T) {
+	// nil stands for an answer without id_token.
+	for _, idToken := range []any{nil, 42, true, map[string]any{"sub": "x"}, []string{"a.b.c"}, "", "a.b.c"} {
+		name := fmt.Sprintf("%T %v", idToken, idToken)
+		if idToken == nil {
+			name = "no id_token"
+		}
+		t.Run(name, func(t *testing.T) {
 			front := newIDPFront(t)
 			app := front.newApp(t)
 			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
 			front.setTokenRewrite(func(grant string, body map[string]any) {
-				if grant == "refresh_token" {
-					body["id_token"] = idToken
+				if grant != "refresh_token" {
+					return
 				}
+				if idToken == nil {
+					delete(body, "id_token")
+					return
+				}
+				body["id_token"] = idToken
 			})
 			front.idp.Advance(61 * time.Minute)
 			front.idp.ResetRequests()
 
+			// A string goes on to be verified; anything else, or nothing,
+			// is not an ID token at all.
+			reason := "token response has no id_token string"
+			if token, ok := idToken.(string); ok && token != "" {
+				reason = "verifying ID token: oidc: malformed jwt"
+			}
 			resp := app.get("/account")
-			assertRefreshEndedSession(t, resp, app, front.idp, 1)
+			assertRefreshEndedSession(t, resp, app, front.idp, 1, reason)
 		})
 	}
 }
@@ -334,6 +347,36 @@ func TestRequestSentBeforeTheNewCookiesIsServed(t *testing.T) {
 
 			idp.Advance(61 * time.Minute)
 			assert.Equal(t, http.StatusOK, late.get("/account").StatusCode, "the next refresh")
+		})
+	}
+}
+
+// TestKeySetBlipDuringARefreshKeepsTheSession: under OneTimeUse, a refresh
+// spends the session's refresh token. When FusionAuth's key set cannot be
+// fetched to check the answer (its key rotated, and the key set answers
+// 503), the page answers 503 and the session keeps the new refresh token, so
+// that once the key set is back the session refreshes again and lives on.
+// The control, Reusable, keeps the same token either way.
+func TestKeySetBlipDuringARefreshKeepsTheSession(t *testing.T) {
+	for _, policy := range refreshTokenPolicies {
+		t.Run(policy, func(t *testing.T) {
+			front := newIDPFront(t)
+			setRefreshTokenPolicy(t, front.idp, policy)
+			app := front.newApp(t)
+			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
+			_, err := front.idp.RotateKey()
+			require.NoError(t, err)
+			front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
+
+			front.setBroken("/.well-known/jwks.json", true)
+			resp := app.get("/account")
+			assertErrorPage(t, resp, http.StatusServiceUnavailable)
+			assertDeletesNoSessionCookie(t, resp.Response)
+
+			front.setBroken("/.well-known/jwks.json", false)
+			resp = app.get("/account")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "once the key set is back: %s", outline(resp))
+			assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
 		})
 	}
 }
@@ -405,34 +448,4 @@ func sendTogether(t *testing.T, browser *testApp, n int, path string) []int {
 	close(start)
 	wg.Wait()
 	return statuses
-}
-
-// TestKeySetBlipDuringARefreshKeepsTheSession: under OneTimeUse, a refresh
-// spends the session's refresh token. When FusionAuth's key set cannot be
-// fetched to check the answer (its key rotated, and the key set answers
-// 503), the page answers 503 and the session keeps the new refresh token, so
-// that once the key set is back the session refreshes again and lives on.
-// The control, Reusable, keeps the same token either way.
-func TestKeySetBlipDuringARefreshKeepsTheSession(t *testing.T) {
-	for _, policy := range refreshTokenPolicies {
-		t.Run(policy, func(t *testing.T) {
-			front := newIDPFront(t)
-			setRefreshTokenPolicy(t, front.idp, policy)
-			app := front.newApp(t)
-			require.NoError(t, app.logInAs(testUserEmail, testUserPassword))
-			_, err := front.idp.RotateKey()
-			require.NoError(t, err)
-			front.idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
-
-			front.setBroken("/.well-known/jwks.json", true)
-			resp := app.get("/account")
-			assertErrorPage(t, resp, http.StatusServiceUnavailable)
-			assertDeletesNoSessionCookie(t, resp.Response)
-
-			front.setBroken("/.well-known/jwks.json", false)
-			resp = app.get("/account")
-			assert.Equal(t, http.StatusOK, resp.StatusCode, "once the key set is back: %s", outline(resp))
-			assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
-		})
-	}
 }

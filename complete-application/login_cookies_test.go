@@ -188,14 +188,14 @@ func TestSessionSurvivesASecretKeyChange(t *testing.T) {
 		oldKeyOnly := browser.onApp(before)
 		idp.ResetRequests()
 		resp := oldKeyOnly.get("/account")
-		assertEndedLocally(t, resp, idp)
+		assertEndedLocally(t, resp, oldKeyOnly, "cookie oidc_session was not sealed by this application")
 	})
 
 	t.Run("without the previous key the user is logged out cleanly", func(t *testing.T) {
 		browser := before.onApp(withoutPrevious)
 		idp.ResetRequests()
 		resp := browser.get("/account")
-		assertEndedLocally(t, resp, idp)
+		assertEndedLocally(t, resp, browser, "cookie oidc_session was not sealed by this application")
 		assertLoggedOut(t, browser)
 		home := browser.get("/")
 		assert.Equal(t, http.StatusOK, home.StatusCode, "the home page, logged out")
@@ -262,7 +262,7 @@ func TestSecureCookiesWhenAppURLIsHTTPS(t *testing.T) {
 	assert.Equal(t, testUserEmail, elementText(rec.Body.String(), "email"))
 }
 
-// Helpers for the cookie tests (also used by session_test.go).
+// Helpers for the cookie tests (also used by login_session_test.go).
 
 // newTestSealer is the app's cookie sealer with these secret keys, the
 // first of which seals.

@@ -71,7 +71,7 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 				assert.Equal(t, 1, requestsTo(idp, "/oauth2/token"), "the copy's refresh at FusionAuth")
 				return
 			}
-			assertRefreshEndedSession(t, resp, copied, idp, 1)
+			assertRefreshEndedSession(t, resp, copied, idp, 1, "FusionAuth refused the refresh token")
 		})
 	}
 }
@@ -116,7 +116,7 @@ func TestLogoutRevokesAtTheAdvertisedRevocationEndpoint(t *testing.T) {
 
 			idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
 			idp.ResetRequests()
-			assertRefreshEndedSession(t, copied.get("/account"), copied, idp, 1)
+			assertRefreshEndedSession(t, copied.get("/account"), copied, idp, 1, "FusionAuth refused the refresh token")
 		})
 	}
 }
@@ -357,7 +357,7 @@ func TestFrontChannelLogoutRevokesTheRefreshToken(t *testing.T) {
 	idp.Advance(61 * time.Minute) // Past the kickstart's one-hour access tokens.
 	idp.ResetRequests()
 	refused := copied.get("/account")
-	assertRefreshEndedSession(t, refused, copied, idp, 1)
+	assertRefreshEndedSession(t, refused, copied, idp, 1, "FusionAuth refused the refresh token")
 }
 
 // TestLogoutOpensTheSessionAsEveryPageDoes: a cookie set that would not open
@@ -547,7 +547,7 @@ func TestLogoutNeverRefreshesACopyTakenBeforeARefresh(t *testing.T) {
 
 			resp := copied.get("/account")
 			assert.NotContains(t, resp.body, testUserEmail, "the copy after logout shows the account: %s", outline(resp))
-			assertRefreshEndedSession(t, resp, copied, idp, 1)
+			assertRefreshEndedSession(t, resp, copied, idp, 1, "FusionAuth refused the refresh token")
 			assert.False(t, refreshTokenUsable(t, idp, refreshed), "FusionAuth still honours the refreshed session's token")
 		})
 	}

@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,35 +68,40 @@ func TestMalformedSessionRecordsAreRefused(t *testing.T) {
 		return string(data)
 	}
 
-	tests := map[string]string{
-		"the control: the record itself": string(record),
-		"empty":                          "",
-		"not JSON":                       "richard",
-		"JSON null":                      "null",
-		"an array":                       "[]",
-		"a string":                       `"` + testUserEmail + `"`,
-		"trailing garbage":               string(record) + "x",
+	// reason is in the reason the app logs for ending the session.
+	const decoding = "decoding cookie oidc_session: "
+	tests := map[string]struct{ value, reason string }{
+		"the control: the record itself": {string(record), ""},
+		"empty":                          {"", decoding + "unexpected end of JSON input"},
+		"not JSON":                       {"richard", decoding + "invalid character 'r'"},
+		// A record without times started long before the maximum lifetime.
+		"JSON null":        {"null", "the session started more than"},
+		"an array":         {"[]", decoding + "json: cannot unmarshal array into Go value of type main.session"},
+		"a string":         {`"` + testUserEmail + `"`, decoding + "json: cannot unmarshal string into Go value of type main.session"},
+		"trailing garbage": {string(record) + "x", decoding + "invalid character 'x' after top-level value"},
 		// Every other field is right, so only the decoding error refuses it.
-		"a nonce of the wrong type":    withField("nonce", 5),
-		"a start that is not a time":   withField("started_at", "yesterday"),
-		"an id of the wrong type":      withField("id", []string{"x"}),
-		"the previous, binary, format": "\x01\x00\x00\x24" + "00000000-0000-0000-0000-111111111111",
+		"a nonce of the wrong type":  {withField("nonce", 5), decoding + "json: cannot unmarshal number into Go struct field session.nonce"},
+		"a start that is not a time": {withField("started_at", "yesterday"), decoding + `parsing time "yesterday"`},
+		"an id of the wrong type":    {withField("id", []string{"x"}), decoding + "json: cannot unmarshal array into Go struct field session.id"},
+		"a binary, length-prefixed record": {"\x01\x00\x00\x24" + "00000000-0000-0000-0000-111111111111",
+			decoding + `invalid character '\x01'`},
 	}
 	for n := range len(record) {
-		tests[fmt.Sprintf("the first %d bytes", n)] = string(record[:n])
+		tests[fmt.Sprintf("the first %d bytes", n)] = struct{ value, reason string }{string(record[:n]), decoding + "unexpected end of JSON input"}
 	}
-	for name, value := range tests {
+	for name, tt := range tests {
 		browser := app.copyOfCookies()
-		browser.setCookie(sessionCookie, sealBytes(app.sessions.cookies, sessionCookie, "", value))
+		browser.setCookie(sessionCookie, sealBytes(app.sessions.cookies, sessionCookie, "", tt.value))
 		idp.ResetRequests()
 		resp := browser.get("/account")
-		if value == string(record) {
+		if tt.value == string(record) {
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", name, outline(resp))
 			continue
 		}
 		assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s: %s", name, outline(resp))
 		assert.Equal(t, "/", resp.Header.Get("Location"), name)
 		assertDeletesSession(t, resp.Response)
+		assertSessionEndedFor(t, browser, tt.reason, name)
 		assert.Empty(t, idp.Requests(), "%s: FusionAuth is not asked", name)
 	}
 }
@@ -111,46 +115,49 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 	tests := []struct {
 		name   string
 		tamper func(app *testApp)
+		// reason is in the reason the app logs for ending the session, or
+		// "" when the app finds no session to end.
+		reason string
 	}{
 		{"flipped character in the access token", func(app *testApp) {
 			v := []byte(app.cookie(accessTokenCookie))
 			v[len(v)/2] ^= 1
 			app.setCookie(accessTokenCookie, string(v))
-		}},
+		}, "cookie oidc_access_token was not sealed by this application for this session"},
 		{"truncated record", func(app *testApp) {
 			v := app.cookie(sessionCookie)
 			app.setCookie(sessionCookie, v[:len(v)/2])
-		}},
+		}, "cookie oidc_session"}, // not base64, or not sealed, as the cut falls
 		{"record sealed with another key", func(app *testApp) {
 			data, err := json.Marshal(app.record())
 			require.NoError(app.t, err)
 			app.setCookie(sessionCookie, sealValue(app.t, otherKey, sessionCookie, "", string(data)))
-		}},
+		}, "cookie oidc_session was not sealed by this application for this session"},
 		{"record moved from the login cookie", func(app *testApp) {
 			data, err := json.Marshal(app.record())
 			require.NoError(app.t, err)
 			app.setCookie(sessionCookie, sealValue(app.t, app.sessions.cookies, loginCookie, "", string(data)))
-		}},
+		}, "cookie oidc_session was not sealed by this application for this session"},
 		{"another user's subject", func(app *testApp) {
 			s := app.record()
 			s.Subject, s.Email = "00000000-0000-0000-0000-000000000001", "admin@example.com"
 			app.setRecord(s)
-		}},
+		}, "an invalid access token: access token is for another user than the session"},
 		{"a session without its start and last use", func(app *testApp) {
 			s := app.record()
 			s.StartedAt, s.SeenAt = time.Time{}, time.Time{}
 			app.setRecord(s)
-		}},
+		}, "the session started more than"},
 		{"garbage", func(app *testApp) {
 			app.setCookie(sessionCookie, "%%%not-base64%%%")
 			app.setCookie(accessTokenCookie, "")
-		}},
+		}, "decoding cookie oidc_session: illegal base64 data"},
 		{"unsealed token in the access token cookie", func(app *testApp) {
 			app.setCookie(accessTokenCookie, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
-		}},
+		}, "decoding cookie oidc_access_token: illegal base64 data"},
 		{"no access token cookie", func(app *testApp) {
 			app.deleteCookie(accessTokenCookie)
-		}},
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +167,12 @@ func TestBadSessionCookiesMeanLoggedOut(t *testing.T) {
 			resp := app.get("/account")
 			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, resp.body)
 			assert.Equal(t, "/", resp.Header.Get("Location"))
+			if tt.reason == "" {
+				// A record without its access token cookie is no session.
+				assert.Empty(t, app.logs.values("ending the session", "reason"), "sessions ended")
+			} else {
+				assertSessionEndedFor(t, app, tt.reason)
+			}
 			assert.Equal(t, http.StatusOK, app.get("/").StatusCode, "the home page still works")
 		})
 	}
@@ -208,7 +221,7 @@ func TestTokenCookiesOfAnotherSessionAreRefused(t *testing.T) {
 				assert.Equal(t, testUserEmail, elementText(resp.body, "email"))
 				return
 			}
-			assertEndedLocally(t, resp, idp)
+			assertEndedLocally(t, resp, fresh, "oidc_access_token was not sealed by this application for this session")
 		})
 	}
 }
@@ -264,7 +277,8 @@ func TestMixedCookieSetNeverShowsTheVictimsPage(t *testing.T) {
 
 				resp := thief.get("/account")
 				assert.NotContains(t, resp.body, testUserEmail, "the thief is shown the victim's account: %s", outline(resp))
-				assertEndedLocally(t, resp, idp)
+				// Either way, the token cookies are not sealed for the record's session.
+				assertEndedLocally(t, resp, thief, "oidc_access_token was not sealed by this application for this session")
 				assertLoggedOut(t, thief)
 
 				victimPage := victim.get("/account")
@@ -292,7 +306,7 @@ func TestIdleSessionEnds(t *testing.T) {
 	}
 	idp.Advance(idle + time.Second)
 	idp.ResetRequests()
-	assertEndedLocally(t, app.get("/account"), idp)
+	assertEndedLocally(t, app.get("/account"), app, "the session was idle for more than 15m0s")
 	assertLoggedOut(t, app)
 }
 
@@ -315,7 +329,7 @@ func TestSessionEndsAtItsMaximumLifetime(t *testing.T) {
 	}
 	idp.Advance(maxLifetime - used + time.Second)
 	idp.ResetRequests()
-	assertEndedLocally(t, app.get("/account"), idp)
+	assertEndedLocally(t, app.get("/account"), app, "the session started more than 8h0m0s ago")
 }
 
 // TestSessionTimesInTheFutureAreRefused: a session whose login or last use
@@ -354,7 +368,7 @@ func TestSessionTimesInTheFutureAreRefused(t *testing.T) {
 				return
 			}
 			assert.NotContains(t, resp.body, testUserEmail, "a session from the future is shown: %s", outline(resp))
-			assertEndedLocally(t, resp, idp)
+			assertEndedLocally(t, resp, app, "the session's times are in the future")
 		})
 	}
 }
@@ -409,7 +423,8 @@ func TestStaleCookiesCannotDriveRefreshes(t *testing.T) {
 	idp.Advance(2 * time.Minute)
 	idp.ResetRequests()
 	for range replays {
-		assertEndedLocally(t, stale.copyOfCookies().get("/account"), idp)
+		replay := stale.copyOfCookies()
+		assertEndedLocally(t, replay.get("/account"), replay, "the session was idle for more than 2h0m0s")
 	}
 }
 
@@ -646,7 +661,7 @@ func FuzzSessionCookies(f *testing.F) {
 	})
 }
 
-// Helpers for the session tests (also used by cookies_test.go).
+// Helpers for the session tests (also used by login_cookies_test.go).
 
 // defaultSessionLimits is an environment that leaves the session limits at
 // the app's defaults, where newAppFor lifts them to a year.
@@ -659,40 +674,15 @@ func newAppWithDefaultLimits(t *testing.T, idp *fusionauthtest.Server) *testApp 
 	return newAppFor(t, idp, idp.URL(), defaultSessionLimits)
 }
 
-// assertEndedLocally checks that a session was refused without asking
-// FusionAuth anything, and its cookies deleted.
-func assertEndedLocally(t *testing.T, resp response, idp *fusionauthtest.Server) {
+// assertEndedLocally checks that the browser's session was refused, for
+// reason, without asking FusionAuth anything, and its cookies deleted.
+func assertEndedLocally(t *testing.T, resp response, browser *testApp, reason string) {
 	t.Helper()
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, outline(resp))
 	assert.Equal(t, "/", resp.Header.Get("Location"))
 	assertDeletesSession(t, resp.Response)
 	assertSetsNoSession(t, resp.Response)
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	assert.Empty(t, idp.Requests(), "the refusal needs no FusionAuth")
-}
-
-// servedLog lists which replica served which request, as "0 GET /login".
-type servedLog struct {
-	mu     sync.Mutex
-	served []string
-}
-
-// recordServed makes every replica of lb note the requests it answers.
-func recordServed(lb *balancer) *servedLog {
-	log := &servedLog{}
-	for i, replica := range lb.replicas {
-		replica.ModifyResponse = func(resp *http.Response) error {
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			log.served = append(log.served, fmt.Sprintf("%d %s %s", i, resp.Request.Method, resp.Request.URL.Path))
-			return nil
-		}
-	}
-	return log
-}
-
-func (l *servedLog) list() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.served...)
+	assertSessionEndedFor(t, browser, reason)
+	assert.Empty(t, browser.idp.Requests(), "the refusal needs no FusionAuth")
 }
