@@ -662,3 +662,26 @@ func FuzzCallbackQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestABrowserKeepsItsNewestPendingLogins: a browser that starts more logins
+// than maxPendingLogins keeps the newest ones, so its login cookie stays
+// small: the newest login completes, and the oldest's callback is refused.
+func TestABrowserKeepsItsNewestPendingLogins(t *testing.T) {
+	idp := fusionauthtest.NewServer(t, fusionauthtest.Options{})
+	app := newTestApp(t, idp)
+	var authorizes []*url.URL
+	for range maxPendingLogins + 1 {
+		authorize, err := app.startLogin()
+		require.NoError(t, err)
+		authorizes = append(authorizes, authorize)
+	}
+	newest, err := app.signIn(authorizes[len(authorizes)-1], testUserEmail, testUserPassword)
+	require.NoError(t, err)
+	oldest, err := app.signIn(authorizes[0], testUserEmail, testUserPassword)
+	require.NoError(t, err)
+
+	resp := app.get(newest)
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "the newest login: %s", outline(resp))
+	assert.Equal(t, "/account", resp.Header.Get("Location"))
+	assertErrorPage(t, app.get(oldest), http.StatusBadRequest)
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,4 +113,27 @@ func newAppBeforeFusionAuth(t testing.TB, issuer string) *testApp {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return app
+}
+
+// TestDiscoveryFailureIsKeptForTheRetryInterval: while FusionAuth's discovery
+// fails, the requests within the retry interval get the 503 page at once,
+// without asking FusionAuth again (one attempt is logged); the first request
+// after the interval asks again, and logs in once FusionAuth answers.
+func TestDiscoveryFailureIsKeptForTheRetryInterval(t *testing.T) {
+	front := newIDPFront(t)
+	front.setBroken("/.well-known/openid-configuration", true)
+	app := front.newApp(t)
+	app.oidc.retryInterval = time.Minute // on the stand-in's clock
+
+	for range 5 {
+		assertErrorPage(t, app.get("/login"), http.StatusServiceUnavailable)
+	}
+	assert.Equal(t, 1, strings.Count(app.logs.String(), "discovery failed"), "one discovery attempt for five requests")
+
+	front.setBroken("/.well-known/openid-configuration", false)
+	assertErrorPage(t, app.get("/login"), http.StatusServiceUnavailable)
+	front.idp.Advance(time.Minute + time.Second)
+	resp := app.get("/login")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "after the retry interval: %s", outline(resp))
+	assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), front.url+"/oauth2/authorize?"), "on to FusionAuth")
 }

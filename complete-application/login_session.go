@@ -142,7 +142,9 @@ func (s *sessionKeeper) open(r *http.Request) (record session, accessToken strin
 		return session{}, "", err
 	}
 	if err := s.cookies.open(r, accessTokenCookie, record.ID, &accessToken); err != nil {
-		return session{}, "", fmt.Errorf("a missing access token, or one of another session: %w", err)
+		// Not %w: only a missing record means "no session"; a record
+		// without its access token is a broken one, and ends.
+		return session{}, "", fmt.Errorf("a missing access token, or one of another session: %v", err)
 	}
 	return record, accessToken, nil
 }
