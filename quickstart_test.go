@@ -647,3 +647,48 @@ func firstDifference(got, want string) string {
 	}
 	return "  (they differ only in the final newline)"
 }
+
+// The seam of "Add login to your own app" is what a reader writes into an app of their own,
+// beside the login's files copied unchanged: with them, it must build and pass go vet.
+func TestQuickstartSeamExampleBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the seam example; skipped in -short mode")
+	}
+	md, _, complete := loadTutorialInputs(t)
+	example := seamExample(md)
+	require.NotEmpty(t, example, "quickstart.md has no ```go block of a whole program (package main) without a file=")
+
+	// The leading underscore keeps the folder out of ./... patterns while it exists.
+	dir, err := os.MkdirTemp(".", "_quickstart-seam-")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(dir)) })
+	for name, content := range complete {
+		if strings.HasPrefix(name, "login") && strings.HasSuffix(name, ".go") {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), content, 0o644))
+		}
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(example), 0o644))
+	out, err := exec.CommandContext(t.Context(), "go", "vet", "./"+filepath.ToSlash(dir)).CombinedOutput()
+	assert.NoError(t, err, "the seam example with the login's files:\n%s", out)
+}
+
+// seamExample returns the first ```go block that names no file and holds a whole program.
+func seamExample(md []byte) string {
+	var body strings.Builder
+	inside := false
+	for _, line := range strings.SplitAfter(string(md), "\n") {
+		switch {
+		case !inside && strings.TrimSpace(line) == "```go":
+			inside = true
+			body.Reset()
+		case inside && strings.TrimSpace(line) == "```":
+			if strings.HasPrefix(body.String(), "package main\n") {
+				return body.String()
+			}
+			inside = false
+		case inside:
+			body.WriteString(line)
+		}
+	}
+	return ""
+}
