@@ -31,9 +31,13 @@ import (
 // checkpointChecks are the promises the tutorial makes at the end of its steps, by the name
 // its <!-- checkpoint: NAME --> lines use. Each returns an error that says what did not hold.
 var checkpointChecks = map[string]func(app runningApp) error{
-	"stub":   checkStub,
-	"login":  checkLogin,
-	"logout": checkLogout,
+	"stub":    checkStub,
+	"connect": checkConnect,
+	"login":   checkLogin,
+	"verify":  checkVerify,
+	"session": checkSession,
+	"refresh": checkRefresh,
+	"logout":  checkLogout,
 }
 
 func checkpointNames() []string {
@@ -73,7 +77,8 @@ func TestQuickstartCheckpoints(t *testing.T) {
 	}
 
 	// The checks are only worth something if they fail on an application that does not
-	// keep the promise: the stub cannot log anyone in, and the login step cannot log out yet.
+	// keep the promise: each step's check fails on the step before it, and the stub's on the
+	// first step, whose Log in no longer says "not connected".
 	binaryOf := func(name string) string {
 		for i, cp := range checkpoints {
 			if cp.name == name {
@@ -83,7 +88,10 @@ func TestQuickstartCheckpoints(t *testing.T) {
 		t.Fatalf("no checkpoint %q", name)
 		return ""
 	}
-	for _, tt := range []struct{ check, on string }{{"login", "stub"}, {"logout", "login"}, {"stub", "login"}} {
+	for _, tt := range []struct{ check, on string }{
+		{"connect", "stub"}, {"login", "connect"}, {"verify", "login"}, {"session", "verify"},
+		{"refresh", "session"}, {"logout", "refresh"}, {"stub", "connect"},
+	} {
 		t.Run(fmt.Sprintf("the %s check fails on the %s step", tt.check, tt.on), func(t *testing.T) {
 			t.Parallel()
 			err := checkpointChecks[tt.check](startReaderApp(t, binaryOf(tt.on)))
@@ -213,6 +221,49 @@ func checkStub(app runningApp) error {
 	return checkMakeChange(app, b)
 }
 
+// checkConnect: Log in sends the browser to FusionAuth's authorization endpoint with
+// everything the client configuration promises (PKCE with S256, state, nonce, the scopes with
+// offline_access, the callback URL), and FusionAuth shows its login form.
+func checkConnect(app runningApp) error {
+	b := newBrowser()
+	b.followRedirects = false
+	start, err := b.get(app.url + "/login")
+	b.followRedirects = true
+	if err != nil {
+		return err
+	}
+	to, err := url.Parse(start.header.Get("Location"))
+	if err != nil || start.status != http.StatusSeeOther || !strings.HasPrefix(to.String(), app.idp.URL()+"/oauth2/authorize?") {
+		return fmt.Errorf("GET /login = %d to %q, want 303 to FusionAuth's /oauth2/authorize", start.status, start.header.Get("Location"))
+	}
+	query := to.Query()
+	want := map[string]string{
+		"response_type":         "code",
+		"client_id":             "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e",
+		"redirect_uri":          app.url + "/callback",
+		"scope":                 "openid email profile offline_access",
+		"code_challenge_method": "S256",
+	}
+	for name, value := range want {
+		if got := query.Get(name); got != value {
+			return fmt.Errorf("the authorization request's %s is %q, want %q", name, got, value)
+		}
+	}
+	for _, name := range []string{"state", "nonce", "code_challenge"} {
+		if query.Get(name) == "" {
+			return fmt.Errorf("the authorization request has no %s", name)
+		}
+	}
+	form, err := b.get(to.String())
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(form.body, `name="password"`) {
+		return fmt.Errorf("FusionAuth's authorization endpoint answered %d without a login form", form.status)
+	}
+	return nil
+}
+
 // checkLogin: a logged-out visitor cannot see /account; richard logs in and sees his account
 // and can make change; the administrator, who is not registered to Changebank, is refused.
 func checkLogin(app runningApp) error {
@@ -243,6 +294,119 @@ func checkLogin(app runningApp) error {
 		return fmt.Errorf("after the administrator's refused login: %w", err)
 	}
 	return nil
+}
+
+// checkVerify: a login whose tokens pass go-oidc's Verify and carry the nonce, but fail a check
+// Verify leaves to the app, ends on the error page without a session; the same login without
+// the fault, the control, reaches the account.
+func checkVerify(app runningApp) error {
+	faults := []fusionauthtest.Fault{
+		fusionauthtest.FaultIDTokenExtraAudience,
+		fusionauthtest.FaultIDTokenWrongAuthorizedParty,
+		fusionauthtest.FaultIDTokenIssuedLongAgo,
+		fusionauthtest.FaultTokenResponseDPoP,
+	}
+	for _, fault := range faults {
+		app.idp.InjectFault(fault)
+		b := newBrowser()
+		refused, err := b.logIn(app, richard)
+		app.idp.ClearFaults()
+		if err != nil {
+			return err
+		}
+		if want := "failed a security check"; refused.url.Path == "/account" || !strings.Contains(refused.body, want) {
+			return fmt.Errorf("with %v, richard's login ended at %s (%d), not on an error page that says %q", fault, refused.url, refused.status, want)
+		}
+		if err := checkLoggedOut(app, b); err != nil {
+			return fmt.Errorf("after the login refused for %v: %w", fault, err)
+		}
+	}
+	account, err := newBrowser().logIn(app, richard)
+	if err != nil {
+		return err
+	}
+	if account.url.Path != "/account" {
+		return fmt.Errorf("without a fault, richard's login ended at %s (%d), not on his account", account.url, account.status)
+	}
+	return nil
+}
+
+// checkSession: the access token is checked on every request, so once it has expired (and
+// before the tutorial adds refresh) the session ends and /account sends the browser home.
+func checkSession(app runningApp) error {
+	b, err := logInWithShortTokens(app)
+	if err != nil {
+		return err
+	}
+	time.Sleep(shortTokenLifetime + time.Second)
+	if err := checkLoggedOut(app, b); err != nil {
+		return fmt.Errorf("once the access token has expired: %w", err)
+	}
+	if err := app.logSays("ending the session"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkRefresh: once the access token has expired, the next page refreshes it: the account is
+// still there, with a new access-token cookie.
+func checkRefresh(app runningApp) error {
+	b, err := logInWithShortTokens(app)
+	if err != nil {
+		return err
+	}
+	appURL, err := url.Parse(app.url)
+	if err != nil {
+		return err
+	}
+	before := cookieValue(b, appURL, "oidc_access_token")
+	time.Sleep(shortTokenLifetime + time.Second)
+	account, err := b.get(app.url + "/account")
+	if err != nil {
+		return err
+	}
+	if account.url.Path != "/account" || !strings.Contains(account.body, richard) {
+		return fmt.Errorf("once the access token has expired, /account ended at %s (%d), not on richard's account", account.url, account.status)
+	}
+	if after := cookieValue(b, appURL, "oidc_access_token"); after == "" || after == before {
+		return errors.New("the page after the access token expired did not store a new access token")
+	}
+	if err := app.logSays("refreshed the session"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// shortTokenLifetime is the access-token lifetime of the session and refresh checks: long enough
+// for the login to reach the account page, short enough to wait for.
+const shortTokenLifetime = 3 * time.Second
+
+// logInWithShortTokens shortens the stand-in's access tokens to shortTokenLifetime and logs
+// richard in, who must reach his account.
+func logInWithShortTokens(app runningApp) (*browser, error) {
+	ttl := int(shortTokenLifetime / time.Second)
+	if err := patchApplication(app.idp, map[string]any{"jwtConfiguration": map[string]any{"timeToLiveInSeconds": ttl}}); err != nil {
+		return nil, err
+	}
+	b := newBrowser()
+	account, err := b.logIn(app, richard)
+	if err != nil {
+		return nil, err
+	}
+	if account.url.Path != "/account" {
+		return nil, fmt.Errorf("richard's login ended at %s (%d), not on his account", account.url, account.status)
+	}
+	return b, nil
+}
+
+// cookieValue is the value of the browser's cookie called name for u, or "".
+func cookieValue(b *browser, u *url.URL, name string) string {
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // checkLogout: after Log out the account is gone, logging in again asks for the password, the
@@ -288,8 +452,8 @@ func checkLogout(app runningApp) error {
 	if !strings.HasPrefix(again.url.String(), app.idp.URL()) || !strings.Contains(again.body, `name="password"`) {
 		return fmt.Errorf("Login after logout ended at %s (%d), not on FusionAuth's password form", again.url, again.status)
 	}
-	if want := `revocation=ok`; !strings.Contains(app.log.String(), want) {
-		return fmt.Errorf("the application's log does not say %s after logout", want)
+	if err := app.logSays(`revocation=ok`); err != nil {
+		return fmt.Errorf("after logout: %w", err)
 	}
 	time.Sleep(2 * time.Second) // the copy's access token expires again
 	stolen, err := browserWith(appURL, copied).get(app.url + "/account")
@@ -298,6 +462,17 @@ func checkLogout(app runningApp) error {
 	}
 	if stolen.url.Path == "/account" {
 		return errors.New("after logout, a copy of the session cookies taken before it still refreshes and reaches /account: the refresh token was not revoked at FusionAuth")
+	}
+	return nil
+}
+
+// logSays waits a moment for the application's log to hold want: the log reaches the test
+// through a pipe, a little after the page it was written for.
+func (app runningApp) logSays(want string) error {
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(app.log.String(), want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the application's log does not say %q", want)
+		}
 	}
 	return nil
 }

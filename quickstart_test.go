@@ -4,6 +4,8 @@ package changebank_test
 // name the file they belong to, in the fence's info string:
 //
 //	```go stub=routes.go        the whole file, exactly as it is in stub-application/
+//	```go file=login_verify.go  a whole file the reader saves at this point, in place of any
+//	                            earlier one: a short stand-in for a file a later step copies
 //	```diff file=routes.go      a unified diff of my-changebank/routes.go, which git apply
 //	                            takes: the test applies it with git apply, as a reader may
 //	```go excerpt=session.go    a few lines the reader's file holds at this point, as shown
@@ -30,6 +32,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/format"
 	"image/png"
 	"io/fs"
 	"os"
@@ -48,7 +51,7 @@ import (
 
 // tutorialBlock is one fenced code block of the tutorial that names a file.
 type tutorialBlock struct {
-	kind    string // "stub", "diff", "excerpt", "copy", "picture" or "checkpoint"
+	kind    string // "stub", "save", "diff", "excerpt", "copy", "picture" or "checkpoint"
 	file    string // path inside the application folder, slash-separated; a checkpoint's name; a picture's path
 	content string
 	line    int // line of the opening fence in quickstart.md, for error messages
@@ -209,6 +212,10 @@ func TestQuickstartCheckCatchesMismatch(t *testing.T) {
 			stub[firstOf("stub").file] = flipOneCharacter(stub[firstOf("stub").file])
 			return md
 		}},
+		{"a file= block that is not gofmt-formatted", func(md []byte, _, _ map[string][]byte) []byte {
+			b := firstOf("save")
+			return bytes.Replace(md, []byte(b.content), []byte(strings.Replace(b.content, "\n", "\n  ", 1)), 1)
+		}},
 		{"one character changed in an excerpt= block", func(md []byte, _, _ map[string][]byte) []byte {
 			return mutateBlock(t, md, firstOf("excerpt"))
 		}},
@@ -348,6 +355,11 @@ func replayTutorial(md []byte, stub, complete map[string][]byte) ([]checkpoint, 
 			} else if string(got) != b.content {
 				problems = append(problems, fmt.Sprintf("%s: differs from stub-application/%s:\n%s", where, b.file, firstDifference(b.content, string(got))))
 			}
+		case "save":
+			if formatted, err := format.Source([]byte(b.content)); err != nil || string(formatted) != b.content {
+				problems = append(problems, fmt.Sprintf("%s: not a gofmt-formatted Go file (%v)", where, err))
+			}
+			reader[b.file] = []byte(b.content)
 		case "diff":
 			before, ok := reader[b.file]
 			if !ok {
@@ -471,21 +483,25 @@ func parseTutorial(md []byte) ([]tutorialBlock, error) {
 }
 
 // blockFromInfo reads a fence's info string, e.g. ["diff", "file=routes.go"]. named reports whether
-// the block names a file; blocks that do not (shell commands, output) are not checked.
+// the block names a file; blocks that do not (shell commands, output) are not checked. file= on a
+// diff block edits the file; on a go block it is the whole file, saved.
 func blockFromInfo(info []string, line int) (b tutorialBlock, named bool, err error) {
 	b.line = line
 	for _, field := range info[min(1, len(info)):] {
 		kind, file, ok := strings.Cut(field, "=")
 		isDiff := len(info) > 0 && info[0] == "diff"
-		if !ok || (kind != "stub" && kind != "excerpt" && !(kind == "file" && isDiff)) {
-			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub=, excerpt=, or file= on a diff block)", line, field)
+		isGo := len(info) > 0 && info[0] == "go"
+		if !ok || (kind != "stub" && kind != "excerpt" && !(kind == "file" && (isDiff || isGo))) {
+			return b, false, fmt.Errorf("quickstart.md:%d: unknown fence attribute %q (want stub=, excerpt=, or file= on a diff or go block)", line, field)
 		}
 		if path.Clean(file) != file || strings.HasPrefix(file, "..") || path.IsAbs(file) {
 			return b, false, fmt.Errorf("quickstart.md:%d: %q is not a clean relative path", line, file)
 		}
 		b.kind, b.file = kind, file
-		if kind == "file" {
+		if kind == "file" && isDiff {
 			b.kind = "diff"
+		} else if kind == "file" {
+			b.kind = "save"
 		}
 	}
 	return b, b.kind != "", nil
@@ -630,4 +646,49 @@ func firstDifference(got, want string) string {
 		}
 	}
 	return "  (they differ only in the final newline)"
+}
+
+// The seam of "Add login to your own app" is what a reader writes into an app of their own,
+// beside the login's files copied unchanged: with them, it must build and pass go vet.
+func TestQuickstartSeamExampleBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the seam example; skipped in -short mode")
+	}
+	md, _, complete := loadTutorialInputs(t)
+	example := seamExample(md)
+	require.NotEmpty(t, example, "quickstart.md has no ```go block of a whole program (package main) without a file=")
+
+	// The leading underscore keeps the folder out of ./... patterns while it exists.
+	dir, err := os.MkdirTemp(".", "_quickstart-seam-")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(dir)) })
+	for name, content := range complete {
+		if strings.HasPrefix(name, "login") && strings.HasSuffix(name, ".go") {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), content, 0o644))
+		}
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(example), 0o644))
+	out, err := exec.CommandContext(t.Context(), "go", "vet", "./"+filepath.ToSlash(dir)).CombinedOutput()
+	assert.NoError(t, err, "the seam example with the login's files:\n%s", out)
+}
+
+// seamExample returns the first ```go block that names no file and holds a whole program.
+func seamExample(md []byte) string {
+	var body strings.Builder
+	inside := false
+	for _, line := range strings.SplitAfter(string(md), "\n") {
+		switch {
+		case !inside && strings.TrimSpace(line) == "```go":
+			inside = true
+			body.Reset()
+		case inside && strings.TrimSpace(line) == "```":
+			if strings.HasPrefix(body.String(), "package main\n") {
+				return body.String()
+			}
+			inside = false
+		case inside:
+			body.WriteString(line)
+		}
+	}
+	return ""
 }

@@ -85,8 +85,9 @@ func currentUser(ctx context.Context) loginUser {
 // newLogin checks cfg and builds the login. It does not call FusionAuth:
 // discovery happens on first use, so the app starts while FusionAuth does.
 func newLogin(cfg loginConfig) (*login, error) {
-	if cfg.AppURL == nil || len(cfg.SecretKeys) == 0 || cfg.ShowError == nil || cfg.Logger == nil || cfg.Now == nil {
-		return nil, errors.New("login: AppURL, SecretKeys, ShowError, Logger and Now are required")
+	if cfg.AppURL == nil || len(cfg.SecretKeys) == 0 || cfg.ShowError == nil || cfg.Logger == nil || cfg.Now == nil ||
+		cfg.IdleTimeout <= 0 || cfg.MaxLifetime <= 0 {
+		return nil, errors.New("login: AppURL, SecretKeys, ShowError, Logger, Now and positive session limits are required")
 	}
 	for _, key := range cfg.SecretKeys {
 		if len(key) < 32 {

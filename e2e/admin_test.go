@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -45,6 +46,39 @@ func patchAccessTokenLifetime(seconds int) error {
 		"jwtConfiguration": map[string]any{"timeToLiveInSeconds": seconds},
 	}}
 	return callApplicationAPI(http.MethodPatch, patch, nil)
+}
+
+// authorizeAppURL tells FusionAuth's Changebank application about a complete application at
+// appURL, as an administrator would for an app on another port: its callback and logout URLs
+// join the authorized redirect URLs, and its logout URL becomes the one FusionAuth's
+// front-channel logout loads. The function it returns puts the old values back, for the
+// FusionAuth may be the reader's own.
+func authorizeAppURL(appURL string) (restore func(), err error) {
+	type oauthConfiguration struct {
+		AuthorizedRedirectURLs []string `json:"authorizedRedirectURLs"`
+		LogoutURL              string   `json:"logoutURL"`
+	}
+	var app struct {
+		Application struct {
+			OAuthConfiguration oauthConfiguration `json:"oauthConfiguration"`
+		} `json:"application"`
+	}
+	if err := callApplicationAPI(http.MethodGet, nil, &app); err != nil {
+		return nil, err
+	}
+	patch := func(c oauthConfiguration) error {
+		return callApplicationAPI(http.MethodPatch, map[string]any{"application": map[string]any{"oauthConfiguration": c}}, nil)
+	}
+	original := app.Application.OAuthConfiguration
+	if err := patch(oauthConfiguration{
+		AuthorizedRedirectURLs: append(slices.Clone(original.AuthorizedRedirectURLs), appURL+"/callback", appURL+"/logout"),
+		LogoutURL:              appURL + "/logout",
+	}); err != nil {
+		return nil, err
+	}
+	return func() {
+		warnOnError(patch(original), "give the Changebank application its redirect and logout URLs back")
+	}, nil
 }
 
 // callApplicationAPI sends one request to /api/application/{id} with the kickstart's API key,

@@ -498,8 +498,6 @@ func waitForRunningFusionAuth(ctx context.Context, cfg config, progress io.Write
 type portUse struct{ what, advice string }
 
 var (
-	appPortUse = portUse{"the complete application (the kickstart authorizes only " + appURL + "/callback)",
-		"stop what listens there, such as a `go run ./complete-application` started by hand"}
 	fusionAuthPortAdvice = "stop what listens there (`docker compose down` if it is this repository's FusionAuth), " +
 		"or leave FUSIONAUTH_TARGET unset (or set it to url) to run the suite against the FusionAuth already there"
 	standinPortUse      = portUse{"the FusionAuth stand-in (the kickstart's issuer is " + fusionAuthURL + ")", fusionAuthPortAdvice}

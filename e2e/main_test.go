@@ -22,7 +22,7 @@ var suite struct {
 	cfg        config
 	fusionAuth *fusionAuth
 	stubURL    string          // the stub application, on a free port
-	appURL     string          // the complete application: http://localhost:5000
+	appURL     string          // the complete application, on a free port
 	browserCtx context.Context // the one Chrome; newBrowser opens a window in it per test
 }
 
@@ -82,11 +82,6 @@ func runSuite(m *testing.M) (code int) {
 	td.add(stopChrome)
 	suite.browserCtx = browserCtx
 
-	// Checked now rather than when the application starts, minutes later with a real FusionAuth.
-	if err := requireNoListener(appPort, appPortUse); err != nil {
-		return fail(err)
-	}
-
 	// Build while FusionAuth starts: a real FusionAuth takes a while, and the build needs none of it.
 	binDir, err := os.MkdirTemp("", "changebank-e2e-")
 	if err != nil {
@@ -115,6 +110,20 @@ func runSuite(m *testing.M) (code int) {
 	if buildErr != nil {
 		return fail(buildErr)
 	}
+
+	// The complete application runs on a free port rather than the kickstart's 5000, where the
+	// reader's own may run; FusionAuth learns its callback and logout URLs for the run, and
+	// gets its own back afterwards.
+	appPort, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	appURL := "http://localhost:" + appPort
+	restore, err := authorizeAppURL(appURL)
+	if err != nil {
+		return fail(fmt.Errorf("authorize %s in FusionAuth's Changebank application: %w", appURL, err))
+	}
+	td.add(restore)
 
 	// The complete application, configured as a reader would, with every setting it reads
 	// named here so that none leaks in from the environment. CLIENT_ID and CLIENT_SECRET are

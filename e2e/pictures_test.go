@@ -29,8 +29,9 @@ const (
 )
 
 // TestTutorialPictures walks through the tutorial's steps and takes the pictures it shows: the
-// stub's home page, FusionAuth's login page, the account page, a make-change result and the home
-// page after logging out. The login page's picture is named for the FusionAuth it shows, so
+// stub's home page, the complete application's home page, its answer to a forged callback,
+// FusionAuth's login page, the account page, a make-change result and the home page after
+// logging out. The login page's picture is named for the FusionAuth it shows, so
 // that a picture of the stand-in's page is never taken for FusionAuth's. With -update they go
 // into images/; without, into a temporary directory, checked the same way.
 func TestTutorialPictures(t *testing.T) {
@@ -45,6 +46,13 @@ func TestTutorialPictures(t *testing.T) {
 
 	b.openHome(suite.stubURL)
 	b.takePicture(dir, "stub-home.png")
+
+	b.openHome(suite.appURL)
+	b.takePicture(dir, "home.png")
+
+	b.do("open a callback this browser did not start",
+		chromedp.Navigate(suite.appURL+"/callback?state=forged&code=forged"), chromedp.WaitVisible(chromedp.ID("error")))
+	b.takePicture(dir, "login-refused.png")
 
 	b.openHome(suite.appURL)
 	b.clickLogin()

@@ -109,9 +109,9 @@ func TestPortChecksTellBusyFromFree(t *testing.T) {
 	require.NoError(t, err)
 
 	checks := map[string]func(port string) error{
-		"requireNoListener": func(port string) error { return requireNoListener(port, appPortUse) },
+		"requireNoListener": func(port string) error { return requireNoListener(port, standinPortUse) },
 		"claimPort": func(port string) error {
-			ln, err := claimPort(port, appPortUse)
+			ln, err := claimPort(port, standinPortUse)
 			if err == nil {
 				ln.Close()
 			}
@@ -122,7 +122,7 @@ func TestPortChecksTellBusyFromFree(t *testing.T) {
 		t.Run(name+" on a busy port", func(t *testing.T) {
 			err := check(busyPort)
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "port "+busyPort+" is busy, but the complete application")
+			assert.Contains(t, err.Error(), "port "+busyPort+" is busy, but the FusionAuth stand-in")
 			assert.Contains(t, err.Error(), "stop what listens there")
 		})
 		t.Run(name+" on a free port", func(t *testing.T) {

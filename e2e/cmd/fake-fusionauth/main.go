@@ -7,15 +7,17 @@
 // It reads the kickstart from FUSIONAUTH_APP_KICKSTART_FILE (default
 // kickstart/kickstart.json, relative to the working directory), listens on :9011
 // (change it with -addr), logs "KickstartRunner - Summary" once it is ready, and
-// stops on SIGINT or SIGTERM. See e2e/fusionauthtest for what it covers and what
+// stops on SIGINT or SIGTERM (Ctrl-C; `kill %1` when started with & in this shell). See e2e/fusionauthtest for what it covers and what
 // only a real FusionAuth proves.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,6 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Getenv:        getenv,
 		Log:           stdout,
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		_, port, _ := net.SplitHostPort(*addr)
+		return fmt.Errorf("port %s is busy: another program listens there, such as the FusionAuth of `docker compose up` "+
+			"(stop it with `docker compose down`) or a stand-in started earlier (stop it with Ctrl-C in its terminal); "+
+			"`ss -ltnp 'sport = :%s'` on Linux or `lsof -nP -iTCP:%s -sTCP:LISTEN` on macOS names it: %w", port, port, port, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w (FUSIONAUTH_APP_KICKSTART_FILE names the kickstart file)", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"regexp"
 	"sync"
@@ -84,6 +85,24 @@ func TestRunRefusesAMissingKickstart(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "kickstart/kickstart.json")
 	assert.Contains(t, err.Error(), "FUSIONAUTH_APP_KICKSTART_FILE")
+}
+
+// A busy port is named, with what usually holds it and how to find out, not blamed on the
+// kickstart file.
+func TestRunSaysWhatToDoWhenThePortIsBusy(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { busy.Close() })
+	_, port, err := net.SplitHostPort(busy.Addr().String())
+	require.NoError(t, err)
+
+	var stdout, stderr syncBuffer
+	err = run(t.Context(), []string{"-addr", busy.Addr().String()}, func(string) string { return "" }, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "port "+port+" is busy")
+	assert.Contains(t, err.Error(), "docker compose down")
+	assert.Contains(t, err.Error(), "sport = :"+port)
+	assert.NotContains(t, err.Error(), "FUSIONAUTH_APP_KICKSTART_FILE")
 }
 
 func TestRunRefusesABadFlag(t *testing.T) {
