@@ -26,7 +26,6 @@ type config struct {
 	listenAddr string
 
 	issuer       string // discovery is at issuer + "/.well-known/openid-configuration"
-	issuerOrigin string // FusionAuth's scheme and host
 	clientID     string
 	clientSecret string
 	// secretKeys seal the cookies: the first seals and opens, an earlier
@@ -92,7 +91,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		return config{}, err
 	}
-	cfg.issuerOrigin = issuerURL.Scheme + "://" + issuerURL.Host
 	for i, u := range []*url.URL{cfg.appURL, issuerURL} {
 		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 			return config{}, fmt.Errorf("%s: plain http to %s would send tokens unencrypted; use https", []string{"APP_URL", "ISSUER"}[i], u.Host)

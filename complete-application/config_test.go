@@ -21,7 +21,6 @@ func TestLoadConfigDefaultsMatchKickstart(t *testing.T) {
 	assert.Equal(t, "http://localhost:5000", cfg.appURL.String())
 	assert.Equal(t, ":5000", cfg.listenAddr)
 	assert.Equal(t, "http://localhost:9011", cfg.issuer)
-	assert.Equal(t, "http://localhost:9011", cfg.issuerOrigin)
 	assert.Equal(t, "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e", cfg.clientID)
 	assert.Equal(t, "super-secret-secret-that-should-be-regenerated-for-production", cfg.clientSecret)
 	require.Len(t, cfg.secretKeys, 1, "one key, and no previous one")
@@ -45,7 +44,6 @@ func TestLoadConfigReadsEnvironment(t *testing.T) {
 	assert.Equal(t, "https://bank.example", cfg.appURL.String())
 	assert.Equal(t, ":8080", cfg.listenAddr)
 	assert.Equal(t, "https://login.example/tenant", cfg.issuer)
-	assert.Equal(t, "https://login.example", cfg.issuerOrigin)
 	assert.Equal(t, "client", cfg.clientID)
 	assert.Equal(t, "secret", cfg.clientSecret)
 	// The key that seals comes first; the previous one only opens.
