@@ -145,13 +145,9 @@ func TestCallbackRefusesMisbehavingFusionAuth(t *testing.T) {
 			reason: "no login of this browser has this state"},
 		{fault: fusionauthtest.FaultCallbackWrongIssuer, status: http.StatusBadRequest,
 			reason: `iss "https://evil.example.com"`},
-		// The stand-in's error redirect leaves iss out, and a callback
-		// without iss is refused before its error is read
-		// (TestCallbackWithoutIssIsRefused). FusionAuth's error redirects
-		// name it, so the row adds iss, and reaches the error itself: its
-		// description, markup and all, is shown as text.
+		// The error itself is read (the redirect names its issuer, as
+		// FusionAuth's do): its description, markup and all, is shown as text.
 		{fault: fusionauthtest.FaultCallbackError, status: http.StatusBadRequest, reason: "access_denied",
-			edit:  func(idp *fusionauthtest.Server, q url.Values) { q.Set("iss", idp.URL()) },
 			shows: "access_denied &lt;script&gt;alert(&#34;error_description&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;"},
 	})
 }

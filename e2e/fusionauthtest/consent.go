@@ -126,9 +126,10 @@ func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, app *applic
 	}
 
 	if s.fault(FaultCallbackError) {
-		// Without iss, so that the application's iss check is not what refuses it.
-		q := errorQuery(&oauthError{"access_denied", errorDescriptionMarkup, "login_prevented"}, p.State)
-		http.Redirect(w, r, withQuery(p.RedirectURI, q), http.StatusFound)
+		// With iss, as FusionAuth's error redirects carry it (LIKELY
+		// error-redirect-iss, FUSIONAUTH.md), so that an application reaches
+		// its handling of the error itself.
+		redirectWithError(w, r, p, &oauthError{"access_denied", errorDescriptionMarkup, "login_prevented"}, s.tenant.issuer())
 		return
 	}
 
