@@ -207,6 +207,7 @@ func TestFaults(t *testing.T) {
 			assert.Equal(t, "access_denied", r.callback.Get("error"))
 			assert.Contains(t, r.callback.Get("error_description"), "<script>")
 			assert.Equal(t, r.req.State, r.callback.Get("state"))
+			assert.Equal(t, tg.URL, r.callback.Get("iss"), "an error redirect names its issuer")
 			assert.Empty(t, r.callback.Get("code"))
 		}},
 	}
