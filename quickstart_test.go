@@ -569,7 +569,8 @@ func readApplication(dir string) (map[string][]byte, error) {
 			return err
 		}
 		if d.IsDir() {
-			if d.Name() == "testdata" {
+			// As the go command does: testdata, and folders starting with _ or ., are no part of the app.
+			if name != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), "_") || strings.HasPrefix(d.Name(), ".")) {
 				return fs.SkipDir
 			}
 			return nil

@@ -174,13 +174,14 @@ func TestLoginCarriesIntoAnotherApp(t *testing.T) {
 }
 
 // buildWithLogin copies every login*.go file of this package, unchanged, into
-// a folder inside the module (so the build uses its go.mod) beside a main.go
+// a folder at the module's root (so the build uses its go.mod, and the folder
+// is not inside complete-application, which the tutorial's test reads) beside a main.go
 // holding mainGo, builds it, and returns the binary. A build error fails the
 // test with the compiler's output.
 func buildWithLogin(t *testing.T, mainGo string) string {
 	t.Helper()
 	// The leading underscore keeps the folder out of ./... patterns while it exists.
-	dir, err := os.MkdirTemp(".", "_seam-check-")
+	dir, err := os.MkdirTemp("..", "_seam-check-")
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, os.RemoveAll(dir)) })
 
@@ -196,7 +197,9 @@ func buildWithLogin(t *testing.T, mainGo string) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(mainGo), 0o644))
 
 	binary := filepath.Join(dir, "hello")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", binary, "./"+filepath.ToSlash(dir)).CombinedOutput()
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(filepath.Base(dir), "hello"), "./"+filepath.Base(dir))
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
 	require.NoError(t, err, "the login files %v do not build in another app:\n%s", files, out)
 	return binary
 }
