@@ -192,9 +192,10 @@ func (c *oidcClient) revoke(ctx context.Context, p *provider, refreshToken strin
 	defer func() { <-c.revocations }()
 	ctx = context.WithoutCancel(ctx)
 
+	standard := p != nil && p.revocation != ""
 	endpoint, contentType := strings.TrimSuffix(c.issuer, "/")+"/api/logout", "application/json"
 	body, _ := json.Marshal(map[string]any{"global": false, "refreshToken": refreshToken})
-	if p != nil && p.revocation != "" {
+	if standard {
 		endpoint, contentType = p.revocation, "application/x-www-form-urlencoded"
 		body = []byte(url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}.Encode())
 	}
@@ -203,7 +204,7 @@ func (c *oidcClient) revoke(ctx context.Context, p *provider, refreshToken strin
 		return err
 	}
 	req.Header.Set("Content-Type", contentType)
-	if p != nil && p.revocation != "" {
+	if standard {
 		// Client authentication as at the token endpoint (RFC 6749 2.3.1).
 		req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
 	}
